@@ -1,0 +1,62 @@
+// Package config is ssehub's YAML configuration: go-zero's RestConf at the top
+// level, the service's own settings under Sse, Auth and Redis.
+package config
+
+import (
+	"time"
+
+	"github.com/zeromicro/go-zero/rest"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	rest.RestConf
+	Sse   SseConf
+	Auth  AuthConf
+	Redis RedisConf
+}
+
+// SseConf shapes the streams.
+type SseConf struct {
+	TickInterval      time.Duration `json:",default=1s"`
+	HeartbeatInterval time.Duration `json:",default=15s"`
+	Retry             time.Duration `json:",default=3s"`
+	// ClientBuffer is how many events may queue for one client before it is cut off.
+	ClientBuffer int `json:",default=64,range=[1:100000]"`
+	// MaxClients 0 derives the limit from the descriptor limit, keeping a reserve.
+	MaxClients    int      `json:",default=0,range=[0:10000000]"`
+	MaxEventBytes int64    `json:",default=65536,range=[256:67108864]"`
+	MaxTopics     int      `json:",default=32,range=[1:1024]"`
+	DefaultTopics []string `json:",default=[tick]"`
+	// PublishOpen lets anyone POST /publish while Auth is off.
+	PublishOpen bool `json:",default=false"`
+	// WriteTimeout bounds one batched write to a client.
+	WriteTimeout time.Duration `json:",default=10s"`
+	// ReadHeaderTimeout and IdleTimeout replace the http.Server timeouts that
+	// rest.WithTimeout(0) switches off for the whole server.
+	ReadHeaderTimeout time.Duration `json:",default=5s"`
+	IdleTimeout       time.Duration `json:",default=60s"`
+	Replay            ReplayConf
+}
+
+// ReplayConf bounds the history kept for Last-Event-ID resume.
+type ReplayConf struct {
+	Size   int           `json:",default=10000,range=[1:10000000]"`
+	MaxAge time.Duration `json:",default=5m"`
+}
+
+// AuthConf turns on JWT checks for /sse and /publish.
+type AuthConf struct {
+	Enabled    bool          `json:",default=false"`
+	Secret     string        `json:",optional"`
+	PrevSecret string        `json:",optional"`
+	Cookie     string        `json:",default=ssehub_token"`
+	TicketTTL  time.Duration `json:",default=30s"`
+}
+
+// RedisConf switches to the shared Redis Streams log when Addr is set.
+type RedisConf struct {
+	Addr      string `json:",optional"`
+	Password  string `json:",optional"`
+	KeyPrefix string `json:",default=ssehub"`
+}

@@ -1,0 +1,154 @@
+package eventlog
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"ssehub/internal/eventid"
+)
+
+var _ Log = (*Memory)(nil)
+
+// Memory is a bounded in-process log: a ring of the last size events, none
+// older than maxAge. Its ids are "<start-ms>-<n>", so ids of an earlier
+// process are recognised as older than everything retained here.
+type Memory struct {
+	size   int
+	maxAge time.Duration
+	now    func() time.Time
+
+	mu      sync.Mutex
+	ring    []*Event
+	head    int // index of the oldest retained event
+	count   int
+	last    eventid.ID
+	horizon eventid.ID // newest id no longer retained
+	keys    map[string]eventid.ID
+	feed    chan *Event
+	stopped chan struct{} // closed when Run returns
+}
+
+// NewMemory returns a log that starts its ids at the current time.
+func NewMemory(size int, maxAge time.Duration) *Memory {
+	return newMemory(size, maxAge, time.Now)
+}
+
+func newMemory(size int, maxAge time.Duration, now func() time.Time) *Memory {
+	start := eventid.ID{Ms: uint64(now().UnixMilli())}
+	return &Memory{
+		size:    size,
+		maxAge:  maxAge,
+		now:     now,
+		ring:    make([]*Event, size),
+		last:    start,
+		horizon: start,
+		keys:    make(map[string]eventid.ID),
+		feed:    make(chan *Event, 1024),
+		stopped: make(chan struct{}),
+	}
+}
+
+// Append stores m and queues it for the hub. The send happens under the lock
+// so events reach the hub in id order; a busy hub slows publishers down
+// instead of losing events. It does not give up on ctx: an event that is in
+// history must also reach live subscribers.
+func (l *Memory) Append(_ context.Context, m Message) (eventid.ID, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	select {
+	case <-l.stopped:
+		return eventid.ID{}, false, ErrUnavailable
+	default:
+	}
+	now := l.now()
+	l.expireLocked(now)
+	if m.Key != "" {
+		if id, ok := l.keys[m.Key]; ok {
+			return id, true, nil
+		}
+	}
+	id := l.last.Next()
+	ev, err := NewEvent(id, m, now.UnixMilli())
+	if err != nil {
+		return eventid.ID{}, false, err
+	}
+	if l.count == l.size {
+		l.dropOldestLocked()
+	}
+	l.ring[(l.head+l.count)%l.size] = ev
+	l.count++
+	l.last = id
+	if m.Key != "" {
+		l.keys[m.Key] = id
+	}
+
+	select {
+	case l.feed <- ev:
+		return id, false, nil
+	case <-l.stopped:
+		return eventid.ID{}, false, ErrUnavailable
+	}
+}
+
+// Replay copies the matching retained events in (after, upto].
+func (l *Memory) Replay(_ context.Context, after, upto eventid.ID, match func(string) bool) ([]*Event, Position, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	l.expireLocked(l.now())
+	pos := Known
+	switch {
+	case l.last.Less(after):
+		return nil, Unknown, nil
+	case after.Less(l.horizon):
+		pos = Gone
+	}
+
+	var out []*Event
+	for i := 0; i < l.count; i++ {
+		ev := l.ring[(l.head+i)%l.size]
+		if upto.Less(ev.ID) {
+			break
+		}
+		if after.Less(ev.ID) && match(ev.Topic) {
+			out = append(out, ev)
+		}
+	}
+	return out, pos, nil
+}
+
+// Run forwards appended events to deliver until ctx ends.
+func (l *Memory) Run(ctx context.Context, deliver func(*Event)) error {
+	defer close(l.stopped)
+	for {
+		select {
+		case ev := <-l.feed:
+			deliver(ev)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (l *Memory) expireLocked(now time.Time) {
+	if l.maxAge <= 0 {
+		return
+	}
+	cutoff := now.Add(-l.maxAge).UnixMilli()
+	for l.count > 0 && l.ring[l.head].Ms < cutoff {
+		l.dropOldestLocked()
+	}
+}
+
+func (l *Memory) dropOldestLocked() {
+	ev := l.ring[l.head]
+	l.ring[l.head] = nil
+	l.head = (l.head + 1) % l.size
+	l.count--
+	l.horizon = ev.ID
+	if ev.Key != "" {
+		delete(l.keys, ev.Key)
+	}
+}

@@ -1,0 +1,40 @@
+// Package handler binds ssehub's routes: the stream, publishing, the page,
+// health and metrics.
+package handler
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/zeromicro/go-zero/rest"
+
+	"ssehub/internal/svc"
+	"ssehub/static"
+)
+
+// retryAfter is the Retry-After of 503 answers.
+const retryAfter = 2 * time.Second
+
+// RegisterHandlers adds every route to server.
+func RegisterHandlers(server *rest.Server, svcCtx *svc.ServiceContext) {
+	// WithSSE alone is not enough: go-zero's timeout handler only lets
+	// through requests that say exactly "Accept: text/event-stream" (curl
+	// says */*), so the stream would end in a 503 after Timeout. WithTimeout(0)
+	// switches the timeout off for this route.
+	server.AddRoute(rest.Route{Method: http.MethodGet, Path: "/sse", Handler: SseHandler(svcCtx)},
+		rest.WithSSE(), rest.WithTimeout(0))
+
+	server.AddRoutes([]rest.Route{
+		{Method: http.MethodPost, Path: "/publish", Handler: PublishHandler(svcCtx)},
+		{Method: http.MethodGet, Path: "/", Handler: redirectToPage},
+		{Method: http.MethodGet, Path: "/static/index.html", Handler: static.ServePage},
+		{Method: http.MethodGet, Path: "/healthz", Handler: HealthzHandler},
+		{Method: http.MethodGet, Path: "/readyz", Handler: ReadyzHandler(svcCtx)},
+		{Method: http.MethodGet, Path: "/metrics", Handler: promhttp.Handler().ServeHTTP},
+	})
+}
+
+func redirectToPage(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/static/index.html", http.StatusFound)
+}

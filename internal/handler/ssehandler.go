@@ -1,0 +1,123 @@
+package handler
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"ssehub/internal/apierr"
+	"ssehub/internal/eventid"
+	"ssehub/internal/eventlog"
+	"ssehub/internal/hub"
+	"ssehub/internal/metrics"
+	"ssehub/internal/stream"
+	"ssehub/internal/svc"
+	"ssehub/internal/topic"
+)
+
+// Reset reasons, the "reason" of an `event: reset`.
+const (
+	resetHistoryGone = "history-gone"
+	resetUnknownID   = "unknown-id"
+	resetUnavailable = "history-unavailable"
+)
+
+// maxEchoedID bounds how much of an unplaceable Last-Event-ID a reset echoes.
+const maxEchoedID = 64
+
+// SseHandler serves GET /sse: subscribe, open the stream, replay what the
+// client missed, then write live events until it goes.
+func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
+	conf := svcCtx.Config.Sse
+	return func(w http.ResponseWriter, r *http.Request) {
+		query := r.URL.Query()
+		topics, err := topic.List(query["topic"], conf.DefaultTopics, conf.MaxTopics)
+		if err != nil {
+			apierr.Write(w, r, apierr.New(http.StatusBadRequest, "bad_topic", err.Error()))
+			return
+		}
+		lastID := r.Header.Get("Last-Event-ID")
+		if lastID == "" {
+			lastID = query.Get("lastEventId")
+		}
+
+		client, last, err := svcCtx.Hub.Subscribe(topics)
+		if err != nil {
+			apierr.Write(w, r, subscribeError(err, conf.Retry))
+			return
+		}
+		st, err := stream.Open(w, conf.Retry, conf.WriteTimeout)
+		if err != nil {
+			svcCtx.Hub.Unsubscribe(client, hub.ReasonClient)
+			logx.WithContext(r.Context()).Infow("stream not opened", logx.Field("error", err.Error()))
+			return
+		}
+
+		after, err := resume(r, st, svcCtx.Log, lastID, last, topic.Matcher(topics))
+		reason := hub.ReasonClient
+		if err == nil {
+			reason = st.Pump(r.Context(), client, after)
+		}
+		// A no-op when the hub already cut the client off.
+		svcCtx.Hub.Unsubscribe(client, reason)
+	}
+}
+
+func subscribeError(err error, retryAfter time.Duration) error {
+	switch {
+	case errors.Is(err, hub.ErrFull):
+		metrics.Hub{}.Disconnected(hub.ReasonLimit)
+		return apierr.Unavailable("too_many_clients", "the server holds its maximum number of streams", retryAfter)
+	case errors.Is(err, hub.ErrDraining):
+		return apierr.Unavailable("draining", "the server is shutting down", retryAfter)
+	default:
+		return err
+	}
+}
+
+// resume writes what the client missed after lastID, up to last (the hub's
+// position when the client joined; later events are in its queue), and
+// returns the id below which queued events are duplicates.
+func resume(r *http.Request, st *stream.Stream, log eventlog.Log, lastID string, last eventid.ID,
+	match func(string) bool) (eventid.ID, error) {
+	if lastID == "" {
+		return eventid.ID{}, nil
+	}
+	after, err := eventid.Parse(lastID)
+	if err != nil {
+		return eventid.ID{}, reset(st, resetUnknownID, lastID)
+	}
+	events, pos, err := log.Replay(r.Context(), after, last, match)
+	if err != nil {
+		logx.WithContext(r.Context()).Errorw("replay failed", logx.Field("lastEventId", lastID),
+			logx.Field("error", err.Error()))
+		return eventid.ID{}, reset(st, resetUnavailable, lastID)
+	}
+	switch pos {
+	case eventlog.Gone:
+		err = reset(st, resetHistoryGone, lastID)
+	case eventlog.Unknown:
+		return eventid.ID{}, reset(st, resetUnknownID, lastID)
+	}
+	if err != nil {
+		return eventid.ID{}, err
+	}
+	metrics.Replayed(len(events))
+	if err := st.Replay(events); err != nil {
+		return eventid.ID{}, err
+	}
+	if pos == eventlog.Gone {
+		return eventid.ID{}, nil
+	}
+	return after, nil
+}
+
+func reset(st *stream.Stream, reason, lastID string) error {
+	metrics.Reset()
+	if len(lastID) > maxEchoedID {
+		lastID = lastID[:maxEchoedID]
+	}
+	return st.Reset(reason, lastID)
+}

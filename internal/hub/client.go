@@ -1,0 +1,37 @@
+package hub
+
+import "ssehub/internal/eventlog"
+
+// Reason says why a client left; it is the label of
+// ssehub_clients_disconnected_total.
+type Reason string
+
+// Reasons a stream ends.
+const (
+	ReasonClient   Reason = "client"
+	ReasonSlow     Reason = "slow"
+	ReasonShutdown Reason = "shutdown"
+	ReasonLimit    Reason = "limit"
+	ReasonAuth     Reason = "auth"
+)
+
+// Client is one subscriber's queue. The hub is the only sender on it and
+// closes it when it cuts the client off; Reason then says why.
+type Client struct {
+	ch       chan *eventlog.Event
+	topics   []string
+	slots    []int // position in the hub's per-topic slice, per topic
+	all      int   // position in the hub's slice of every client
+	lastSent int64 // unix nanos of the last frame queued, for heartbeats
+	reason   Reason
+}
+
+// Events is the client's queue; it is closed when the hub cuts the client off.
+func (c *Client) Events() <-chan *eventlog.Event {
+	return c.ch
+}
+
+// Reason says why the hub closed Events; read it only after the close.
+func (c *Client) Reason() Reason {
+	return c.reason
+}

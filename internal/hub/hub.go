@@ -1,0 +1,287 @@
+// Package hub owns the set of subscribers. One goroutine holds it; handlers and
+// the event log talk to it through channels, and it never blocks on a client.
+package hub
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"ssehub/internal/eventid"
+	"ssehub/internal/eventlog"
+	"ssehub/internal/sse"
+)
+
+var (
+	// ErrFull says the hub holds its maximum number of clients.
+	ErrFull = errors.New("hub is at its client limit")
+	// ErrDraining says the hub is shutting down and takes no new clients.
+	ErrDraining = errors.New("hub is draining")
+)
+
+// Observer is told what the hub does, for metrics.
+type Observer interface {
+	Clients(n int)
+	Delivered(n int)
+	Disconnected(r Reason)
+}
+
+// Options configure a Hub.
+type Options struct {
+	MaxClients   int
+	ClientBuffer int
+	Heartbeat    time.Duration
+	Observer     Observer
+}
+
+type opKind int
+
+const (
+	opSubscribe opKind = iota
+	opUnsubscribe
+	opDrain
+)
+
+type op struct {
+	kind   opKind
+	reason Reason
+	client *Client
+	reply  chan subscribed
+}
+
+type subscribed struct {
+	last eventid.ID
+	err  error
+}
+
+// Hub fans events out to clients with non-blocking sends.
+type Hub struct {
+	opts     Options
+	ops      chan op
+	events   chan *eventlog.Event
+	done     chan struct{}
+	draining atomic.Bool
+	ping     *eventlog.Event
+
+	// owned by the Run goroutine
+	topics map[string][]*Client
+	all    []*Client
+	last   eventid.ID
+}
+
+// New returns a hub; start it with Run.
+func New(opts Options) *Hub {
+	return &Hub{
+		opts:   opts,
+		ops:    make(chan op),
+		events: make(chan *eventlog.Event, 1024),
+		done:   make(chan struct{}),
+		ping:   &eventlog.Event{Wire: sse.AppendComment(nil, "ping")},
+		topics: make(map[string][]*Client),
+	}
+}
+
+// Subscribe registers a client for topics. It returns the id of the last event
+// handed out before the client joined: every later event reaches the client's
+// queue, every earlier one is history.
+func (h *Hub) Subscribe(topics []string) (*Client, eventid.ID, error) {
+	c := &Client{
+		ch:     make(chan *eventlog.Event, h.opts.ClientBuffer),
+		topics: topics,
+		slots:  make([]int, len(topics)),
+	}
+	reply := make(chan subscribed, 1)
+	select {
+	case h.ops <- op{kind: opSubscribe, client: c, reply: reply}:
+	case <-h.done:
+		return nil, eventid.ID{}, ErrDraining
+	}
+	r := <-reply
+	return c, r.last, r.err
+}
+
+// Unsubscribe removes a client whose stream ended on its side; it does
+// nothing for a client the hub already cut off.
+func (h *Hub) Unsubscribe(c *Client, r Reason) {
+	select {
+	case h.ops <- op{kind: opUnsubscribe, client: c, reason: r}:
+	case <-h.done:
+	}
+}
+
+// Deliver hands an event to the hub, in id order; it is the event log's sink.
+func (h *Hub) Deliver(ev *eventlog.Event) {
+	select {
+	case h.events <- ev:
+	case <-h.done:
+	}
+}
+
+// Drain cuts every client off with ReasonShutdown and refuses new ones.
+func (h *Hub) Drain() {
+	h.draining.Store(true)
+	select {
+	case h.ops <- op{kind: opDrain}:
+	case <-h.done:
+	}
+}
+
+// Draining reports whether Drain was called.
+func (h *Hub) Draining() bool {
+	return h.draining.Load()
+}
+
+// Run owns the subscriber set until ctx ends, then cuts every client off.
+func (h *Hub) Run(ctx context.Context) {
+	defer close(h.done)
+	sweep := time.NewTicker(min(time.Second, max(h.opts.Heartbeat/4, time.Millisecond)))
+	defer sweep.Stop()
+	for {
+		select {
+		case ev := <-h.events:
+			h.fanout(ev)
+		case o := <-h.ops:
+			h.handle(o)
+		case now := <-sweep.C:
+			h.heartbeat(now.UnixNano())
+		case <-ctx.Done():
+			h.cutAll(ReasonShutdown)
+			return
+		}
+	}
+}
+
+func (h *Hub) handle(o op) {
+	switch o.kind {
+	case opSubscribe:
+		o.reply <- subscribed{last: h.last, err: h.add(o.client)}
+	case opUnsubscribe:
+		if h.remove(o.client) {
+			h.observeGone(o.reason)
+		}
+	case opDrain:
+		h.cutAll(ReasonShutdown)
+	}
+}
+
+func (h *Hub) add(c *Client) error {
+	switch {
+	case h.draining.Load():
+		return ErrDraining
+	case h.opts.MaxClients > 0 && len(h.all) >= h.opts.MaxClients:
+		return ErrFull
+	}
+	c.lastSent = time.Now().UnixNano()
+	c.all = len(h.all)
+	h.all = append(h.all, c)
+	for i, t := range c.topics {
+		c.slots[i] = len(h.topics[t])
+		h.topics[t] = append(h.topics[t], c)
+	}
+	h.observeClients()
+	return nil
+}
+
+// remove swap-deletes c from every slice it is in; false if it was not there.
+func (h *Hub) remove(c *Client) bool {
+	if c.all < 0 || c.all >= len(h.all) || h.all[c.all] != c {
+		return false
+	}
+	lastAll := h.all[len(h.all)-1]
+	h.all[c.all], lastAll.all = lastAll, c.all
+	h.all[len(h.all)-1] = nil
+	h.all = h.all[:len(h.all)-1]
+	c.all = -1
+
+	for i, t := range c.topics {
+		set := h.topics[t]
+		slot := c.slots[i]
+		moved := set[len(set)-1]
+		set[slot] = moved
+		moved.slots[moved.slotOf(t)] = slot
+		set[len(set)-1] = nil
+		if set = set[:len(set)-1]; len(set) == 0 {
+			delete(h.topics, t)
+		} else {
+			h.topics[t] = set
+		}
+	}
+	return true
+}
+
+func (c *Client) slotOf(topic string) int {
+	for i, t := range c.topics {
+		if t == topic {
+			return i
+		}
+	}
+	return -1
+}
+
+func (h *Hub) fanout(ev *eventlog.Event) {
+	h.last = ev.ID
+	set := h.topics[ev.Topic]
+	if len(set) == 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	var slow []*Client
+	for _, c := range set {
+		select {
+		case c.ch <- ev:
+			c.lastSent = now
+		default:
+			slow = append(slow, c)
+		}
+	}
+	for _, c := range slow {
+		h.cut(c, ReasonSlow)
+	}
+	if h.opts.Observer != nil {
+		h.opts.Observer.Delivered(len(set) - len(slow))
+	}
+}
+
+// heartbeat queues a ping for every client that got nothing for a heartbeat
+// interval; one sweep serves every client, so there are no per-client timers.
+func (h *Hub) heartbeat(now int64) {
+	idle := now - h.opts.Heartbeat.Nanoseconds()
+	for _, c := range h.all {
+		if c.lastSent > idle {
+			continue
+		}
+		select {
+		case c.ch <- h.ping:
+			c.lastSent = now
+		default:
+		}
+	}
+}
+
+func (h *Hub) cut(c *Client, r Reason) {
+	if h.remove(c) {
+		c.reason = r
+		close(c.ch)
+		h.observeGone(r)
+	}
+}
+
+func (h *Hub) cutAll(r Reason) {
+	for len(h.all) > 0 {
+		h.cut(h.all[len(h.all)-1], r)
+	}
+}
+
+func (h *Hub) observeClients() {
+	if h.opts.Observer != nil {
+		h.opts.Observer.Clients(len(h.all))
+	}
+}
+
+func (h *Hub) observeGone(r Reason) {
+	h.observeClients()
+	if h.opts.Observer != nil {
+		h.opts.Observer.Disconnected(r)
+	}
+}

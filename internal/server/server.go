@@ -1,0 +1,113 @@
+// Package server assembles ssehub: go-zero's rest.Server with its routes,
+// the service context, and the http.Server settings a streaming service needs.
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/zeromicro/go-zero/core/logx"
+	"github.com/zeromicro/go-zero/rest"
+
+	"ssehub/internal/apierr"
+	"ssehub/internal/config"
+	"ssehub/internal/handler"
+	"ssehub/internal/metrics"
+	"ssehub/internal/svc"
+	"ssehub/static"
+)
+
+// connsReserve lets go-zero's per-route MaxConns sit above Sse.MaxClients,
+// so the stream limit answers first, with a JSON 503 instead of an empty one.
+const connsReserve = 1000
+
+// Server is one ssehub instance.
+type Server struct {
+	rest *rest.Server
+	Svc  *svc.ServiceContext
+
+	mu      sync.Mutex
+	httpSrv *http.Server
+}
+
+// New builds a server from c.
+func New(c config.Config) (*Server, error) {
+	if err := c.SetUp(); err != nil {
+		return nil, err
+	}
+	metrics.Enable()
+	apierr.Install()
+	svcCtx := svc.NewServiceContext(c)
+	adapt(&c, svcCtx.MaxClients)
+
+	rs, err := rest.NewServer(c.RestConf,
+		rest.WithFileServer("/static", static.Assets),
+		rest.WithNotFoundHandler(apierr.Handler(apierr.New(http.StatusNotFound, "not_found", "no such route"))),
+		rest.WithNotAllowedHandler(apierr.Handler(apierr.New(http.StatusMethodNotAllowed, "method_not_allowed",
+			"the route does not take this method"))),
+	)
+	if err != nil {
+		return nil, err
+	}
+	handler.RegisterHandlers(rs, svcCtx)
+	return &Server{rest: rs, Svc: svcCtx}, nil
+}
+
+// adapt turns off the parts of go-zero's default chain that are built for
+// short requests and answer with empty bodies: the breaker and the load
+// shedder count every open stream as a slow in-flight request and would start
+// rejecting new streams, and the MaxBytes check answers 413 without a body
+// (the routes that read bodies bound them and answer in JSON).
+func adapt(c *config.Config, maxClients int) {
+	c.Middlewares.Breaker = false
+	c.Middlewares.Shedding = false
+	c.Middlewares.MaxBytes = false
+	c.MaxConns = max(c.MaxConns, maxClients+connsReserve)
+}
+
+// Start serves until the process is told to stop (or Stop is called); then
+// every stream is ended before go-zero shuts the listener down. onListen, if
+// set, is told the bound address, which matters with Port 0.
+func (s *Server) Start(onListen func(net.Addr)) {
+	s.Svc.Start()
+	conf := s.Svc.Config.Sse
+	s.rest.StartWithOpts(func(hs *http.Server) {
+		// rest.WithTimeout(0) on /sse switches off the server-wide read and
+		// write timeouts, so slow-header clients are bounded here instead.
+		hs.ReadHeaderTimeout = conf.ReadHeaderTimeout
+		hs.IdleTimeout = conf.IdleTimeout
+		hs.MaxHeaderBytes = 64 << 10
+		hs.ErrorLog = nil
+		hs.BaseContext = func(l net.Listener) context.Context {
+			logx.Infow("ssehub listening", logx.Field("addr", l.Addr().String()))
+			if onListen != nil {
+				onListen(l.Addr())
+			}
+			return context.Background()
+		}
+		s.mu.Lock()
+		s.httpSrv = hs
+		s.mu.Unlock()
+	})
+}
+
+// Stop ends every stream and closes the listener; for tests, which cannot
+// send the process a signal per server.
+func (s *Server) Stop() {
+	s.Svc.Stop()
+	s.mu.Lock()
+	hs := s.httpSrv
+	s.mu.Unlock()
+	if hs == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		logx.Errorw("shutdown", logx.Field("error", err.Error()))
+		_ = hs.Close()
+	}
+}

@@ -1,0 +1,86 @@
+package sse
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestAppendEventWire(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, data, want string
+	}{
+		{"json", `{"a":1}`, "id: 1-2\nevent: e\ndata: {\"a\":1}\n\n"},
+		{"empty", ``, "id: 1-2\nevent: e\ndata: \n\n"},
+		{"lf", "a\nb", "id: 1-2\nevent: e\ndata: a\ndata: b\n\n"},
+		{"crlf", "a\r\nb", "id: 1-2\nevent: e\ndata: a\ndata: b\n\n"},
+		{"cr", "a\rb", "id: 1-2\nevent: e\ndata: a\ndata: b\n\n"},
+		{"trailing", "a\n", "id: 1-2\nevent: e\ndata: a\ndata: \n\n"},
+		{"injection", "x\n\nevent: evil\ndata: y", "id: 1-2\nevent: e\ndata: x\ndata: \ndata: event: evil\ndata: data: y\n\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := AppendEvent(nil, "1-2", "e", []byte(tc.data))
+			require.NoError(t, err)
+			require.Equal(t, tc.want, string(got))
+			events := parse(got)
+			require.Len(t, events, 1)
+			require.Equal(t, strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(tc.data), events[0].Data)
+		})
+	}
+}
+
+func TestAppendEventRejectsBrokenFields(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"a\nb", "a\rb", "a\x00b", "\xff"} {
+		_, err := AppendEvent(nil, bad, "e", nil)
+		require.ErrorIs(t, err, ErrBadField)
+		_, err = AppendEvent(nil, "1-1", bad, nil)
+		require.ErrorIs(t, err, ErrBadField)
+	}
+}
+
+func TestRetryAndComment(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "retry: 3000\n", string(AppendRetry(nil, 3000)))
+	require.Equal(t, ": a b\n\n", string(AppendComment(nil, "a\nb")))
+}
+
+func TestAppendEventAllocs(t *testing.T) {
+	buf := make([]byte, 0, 256)
+	data := []byte("line one\nline two")
+	allocs := testing.AllocsPerRun(100, func() {
+		_, _ = AppendEvent(buf[:0], "1-2", "update", data)
+	})
+	require.Zero(t, allocs)
+}
+
+func FuzzAppendEvent(f *testing.F) {
+	f.Add("1-1", "update", "hello\nworld")
+	f.Add("", "", "\r\n\r\n")
+	f.Add("1-1", "e", "x\n\nevent: y\ndata: z\rid: 9")
+	f.Fuzz(func(t *testing.T, id, event, data string) {
+		out, err := AppendEvent(nil, id, event, []byte(data))
+		if err != nil {
+			require.ErrorIs(t, err, ErrBadField)
+			return
+		}
+		events := parse(out)
+		require.Len(t, events, 1, "one frame must dispatch exactly one event")
+		require.Equal(t, id, events[0].ID)
+		require.Equal(t, event, events[0].Event)
+		require.Equal(t, strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(data), events[0].Data)
+	})
+}
+
+func BenchmarkAppendEvent(b *testing.B) {
+	buf := make([]byte, 0, 512)
+	data := []byte(`{"time":"2026-11-23T10:00:00.123456789Z","seq":42}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = AppendEvent(buf[:0], "1763892000000-42", "tick", data)
+	}
+}

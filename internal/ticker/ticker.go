@@ -1,0 +1,51 @@
+// Package ticker publishes the "tick" topic: one ordinary, replayable event
+// per interval.
+package ticker
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"ssehub/internal/eventlog"
+)
+
+// Topic and Type of tick events.
+const (
+	Topic = "tick"
+	Type  = "tick"
+)
+
+// Publisher appends an event to the hub's log.
+type Publisher func(ctx context.Context, m eventlog.Message) error
+
+// Run publishes a tick every interval until ctx ends; seq counts from 1.
+func Run(ctx context.Context, every time.Duration, publish Publisher) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var seq uint64
+	for {
+		select {
+		case now := <-t.C:
+			seq++
+			if err := publish(ctx, Message(now, seq)); err != nil {
+				logx.WithContext(ctx).Errorw("tick not published", logx.Field("seq", seq), logx.Field("error", err.Error()))
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Message is the tick event for seq at now: {"time":"<RFC3339Nano>","seq":n}.
+func Message(now time.Time, seq uint64) eventlog.Message {
+	data := make([]byte, 0, 64)
+	data = append(data, `{"time":"`...)
+	data = now.UTC().AppendFormat(data, time.RFC3339Nano)
+	data = append(data, `","seq":`...)
+	data = strconv.AppendUint(data, seq, 10)
+	data = append(data, '}')
+	return eventlog.Message{Topic: Topic, Type: Type, Data: data}
+}
