@@ -26,7 +26,7 @@ func TestAppendEventWire(t *testing.T) {
 			got, err := AppendEvent(nil, "1-2", "e", []byte(tc.data))
 			require.NoError(t, err)
 			require.Equal(t, tc.want, string(got))
-			events := parse(got)
+			events := ParseAll(got)
 			require.Len(t, events, 1)
 			require.Equal(t, strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(tc.data), events[0].Data)
 		})
@@ -47,6 +47,8 @@ func TestRetryAndComment(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "retry: 3000\n", string(AppendRetry(nil, 3000)))
 	require.Equal(t, ": a b\n\n", string(AppendComment(nil, "a\nb")))
+	frames := ParseAll(AppendComment(AppendRetry(nil, 1500), "hello"))
+	require.Equal(t, []Frame{{Comment: "hello", IsComment: true}}, frames)
 }
 
 func TestAppendEventAllocs(t *testing.T) {
@@ -68,7 +70,7 @@ func FuzzAppendEvent(f *testing.F) {
 			require.ErrorIs(t, err, ErrBadField)
 			return
 		}
-		events := parse(out)
+		events := ParseAll(out)
 		require.Len(t, events, 1, "one frame must dispatch exactly one event")
 		require.Equal(t, id, events[0].ID)
 		require.Equal(t, event, events[0].Event)

@@ -1,0 +1,20 @@
+GO ?= go
+CONFIG ?= etc/ssehub.yaml
+
+.PHONY: build run test vet bench fuzz clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ssehub .
+
+run:
+	$(GO) run . -f $(CONFIG)
+
+vet:
+	$(GO) vet ./...
+
+# Everything, under the race detector; CI runs exactly this.
+test: vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+clean:
+	rm -rf bin artifacts
