@@ -36,7 +36,11 @@ type SseConf struct {
 	// rest.WithTimeout(0) switches off for the whole server.
 	ReadHeaderTimeout time.Duration `json:",default=5s"`
 	IdleTimeout       time.Duration `json:",default=60s"`
-	Replay            ReplayConf
+	// Hijack lets plain HTTP/1.1 streams leave net/http once their history
+	// is out: a few writer goroutines and one epoll loop serve them all,
+	// instead of a goroutine and buffers per stream (see docs/perf.md).
+	Hijack bool `json:",default=true"`
+	Replay ReplayConf
 }
 
 // ReplayConf bounds the history kept for Last-Event-ID resume.

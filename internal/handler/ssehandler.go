@@ -56,6 +56,9 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 		}
 
 		after, err := resume(r, st, svcCtx.Log, lastID, last, topic.Matcher(topics))
+		if err == nil && svcCtx.Streams.Adopt(w, r, client, after) {
+			return
+		}
 		reason := hub.ReasonClient
 		if err == nil {
 			reason = st.Pump(r.Context(), client, after)

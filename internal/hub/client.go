@@ -1,6 +1,10 @@
 package hub
 
-import "ssehub/internal/eventlog"
+import (
+	"sync/atomic"
+
+	"ssehub/internal/eventlog"
+)
 
 // Reason says why a client left; it is the label of
 // ssehub_clients_disconnected_total.
@@ -24,6 +28,20 @@ type Client struct {
 	all      int   // position in the hub's slice of every client
 	lastSent int64 // unix nanos of the last frame queued, for heartbeats
 	reason   Reason
+	notify   atomic.Pointer[func()]
+}
+
+// Notify makes the hub call f after it queues a frame for the client or
+// closes its queue, for writers that do not block on Events. f runs on the
+// hub's goroutine and must not block.
+func (c *Client) Notify(f func()) {
+	c.notify.Store(&f)
+}
+
+func (c *Client) signal() {
+	if f := c.notify.Load(); f != nil {
+		(*f)()
+	}
 }
 
 // Events is the client's queue; it is closed when the hub cuts the client off.

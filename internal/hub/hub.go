@@ -231,6 +231,7 @@ func (h *Hub) fanout(ev *eventlog.Event) {
 		select {
 		case c.ch <- ev:
 			c.lastSent = now
+			c.signal()
 		default:
 			slow = append(slow, c)
 		}
@@ -254,6 +255,7 @@ func (h *Hub) heartbeat(now int64) {
 		select {
 		case c.ch <- h.ping:
 			c.lastSent = now
+			c.signal()
 		default:
 		}
 	}
@@ -263,6 +265,7 @@ func (h *Hub) cut(c *Client, r Reason) {
 	if h.remove(c) {
 		c.reason = r
 		close(c.ch)
+		c.signal()
 		h.observeGone(r)
 	}
 }

@@ -92,6 +92,9 @@ func (s *Server) Start(onListen func(net.Addr)) {
 		s.httpSrv = hs
 		s.mu.Unlock()
 	})
+	// Taken-over streams are not net/http's: let them get their last frame
+	// before the process may exit.
+	s.Svc.Drain()
 }
 
 // Stop ends every stream and closes the listener; for tests, which cannot

@@ -47,7 +47,11 @@ func Open(w http.ResponseWriter, retry, writeTimeout time.Duration) (*Stream, er
 // jitteredRetry spreads reconnects over [retry, 1.5*retry) so a restart does
 // not bring every client back in the same instant.
 func (s *Stream) jitteredRetry() int64 {
-	ms := s.retry.Milliseconds()
+	return jitteredRetry(s.retry)
+}
+
+func jitteredRetry(retry time.Duration) int64 {
+	ms := retry.Milliseconds()
 	return ms + rand.Int64N(ms/2+1)
 }
 

@@ -5,6 +5,7 @@ package svc
 import (
 	"context"
 	"syscall"
+	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
 	"github.com/zeromicro/go-zero/core/proc"
@@ -15,6 +16,7 @@ import (
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
 	"ssehub/internal/metrics"
+	"ssehub/internal/stream"
 	"ssehub/internal/ticker"
 )
 
@@ -22,12 +24,23 @@ import (
 // the health checks, when MaxClients is derived from the descriptor limit.
 const descriptorReserve = 100
 
+// maxPooled bounds the taken-over streams, whose pool queue is allocated
+// up front; streams beyond it keep their goroutines.
+const maxPooled = 1 << 20
+
+// drainWait bounds how long stopping waits for taken-over streams to get
+// their last frame.
+const drainWait = 5 * time.Second
+
 // ServiceContext is shared by the handlers.
 type ServiceContext struct {
 	Config     config.Config
 	MaxClients int
 	Log        eventlog.Log
 	Hub        *hub.Hub
+	// Streams serves taken-over streams; nil when Sse.Hijack is off or the
+	// platform has no epoll.
+	Streams *stream.Pool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -40,18 +53,24 @@ func NewServiceContext(c config.Config) *ServiceContext {
 		maxClients = derivedMaxClients()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	h := hub.New(hub.Options{
+		MaxClients:   maxClients,
+		ClientBuffer: c.Sse.ClientBuffer,
+		Heartbeat:    c.Sse.HeartbeatInterval,
+		Observer:     metrics.Hub{},
+	})
+	var streams *stream.Pool
+	if c.Sse.Hijack {
+		streams = stream.NewPool(h, min(maxClients, maxPooled), c.Sse.Retry, c.Sse.WriteTimeout)
+	}
 	return &ServiceContext{
 		Config:     c,
 		MaxClients: maxClients,
 		Log:        eventlog.NewMemory(c.Sse.Replay.Size, c.Sse.Replay.MaxAge),
-		Hub: hub.New(hub.Options{
-			MaxClients:   maxClients,
-			ClientBuffer: c.Sse.ClientBuffer,
-			Heartbeat:    c.Sse.HeartbeatInterval,
-			Observer:     metrics.Hub{},
-		}),
-		ctx:    ctx,
-		cancel: cancel,
+		Hub:        h,
+		Streams:    streams,
+		ctx:        ctx,
+		cancel:     cancel,
 	}
 }
 
@@ -71,6 +90,9 @@ func derivedMaxClients() int {
 // for idle connections, and a stream never is idle.
 func (s *ServiceContext) Start() {
 	threading.GoSafe(func() { s.Hub.Run(s.ctx) })
+	if s.Streams != nil {
+		threading.GoSafe(func() { s.Streams.Run(s.ctx) })
+	}
 	threading.GoSafe(func() {
 		if err := s.Log.Run(s.ctx, s.Hub.Deliver); err != nil {
 			logx.Errorw("event log stopped", logx.Field("error", err.Error()))
@@ -84,12 +106,21 @@ func (s *ServiceContext) Start() {
 			})
 		})
 	}
-	proc.AddWrapUpListener(s.Hub.Drain)
+	proc.AddWrapUpListener(s.Drain)
 }
 
-// Stop ends the hub, the log and the ticker.
-func (s *ServiceContext) Stop() {
+// Drain ends every stream and waits, up to drainWait, until the taken-over
+// ones have their last frame: net/http's shutdown does not see them.
+func (s *ServiceContext) Drain() {
 	s.Hub.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), drainWait)
+	defer cancel()
+	s.Streams.Wait(ctx)
+}
+
+// Stop ends the streams, the hub, the log and the ticker.
+func (s *ServiceContext) Stop() {
+	s.Drain()
 	s.cancel()
 }
 

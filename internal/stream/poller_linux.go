@@ -1,0 +1,88 @@
+package stream
+
+import (
+	"errors"
+	"syscall"
+)
+
+// pollIn is what every taken-over connection is watched for: the peer
+// closing (RDHUP); HUP and ERR are always reported. pollOut adds room to
+// write, once: the writer re-arms it, so the poller never touches a
+// descriptor the writer may have closed.
+const (
+	pollIn  = syscall.EPOLLRDHUP
+	pollOut = syscall.EPOLLRDHUP | syscall.EPOLLOUT | syscall.EPOLLONESHOT
+)
+
+// poller is one epoll set over the taken-over connections, so that noticing
+// a client leave needs no goroutine per connection. Events carry the
+// connection's id, not its descriptor, so a stale event for a reused
+// descriptor finds nothing.
+type poller struct {
+	fd     int
+	events []syscall.EpollEvent
+}
+
+func newPoller() (*poller, error) {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	return &poller{fd: fd, events: make([]syscall.EpollEvent, 256)}, nil
+}
+
+func (p *poller) add(fd int, id uint64) error {
+	return p.ctl(syscall.EPOLL_CTL_ADD, fd, id, pollIn)
+}
+
+// watch sets what fd is watched for: pollIn, or pollOut while a write waits.
+func (p *poller) watch(fd int, id uint64, events uint32) error {
+	return p.ctl(syscall.EPOLL_CTL_MOD, fd, id, events)
+}
+
+func (p *poller) remove(fd int) error {
+	return syscall.EpollCtl(p.fd, syscall.EPOLL_CTL_DEL, fd, &syscall.EpollEvent{})
+}
+
+func (p *poller) ctl(op, fd int, id uint64, events uint32) error {
+	ev := syscall.EpollEvent{Events: events, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
+	return syscall.EpollCtl(p.fd, op, fd, &ev)
+}
+
+// wait calls f for every ready connection, waiting at most ms milliseconds.
+func (p *poller) wait(ms int, f func(id uint64, events uint32)) error {
+	n, err := syscall.EpollWait(p.fd, p.events, ms)
+	if errors.Is(err, syscall.EINTR) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, ev := range p.events[:n] {
+		f(uint64(uint32(ev.Fd))|uint64(uint32(ev.Pad))<<32, ev.Events)
+	}
+	return nil
+}
+
+// closed reports whether events say the peer is gone.
+func closed(events uint32) bool {
+	return events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
+}
+
+func (p *poller) close() error {
+	return syscall.Close(p.fd)
+}
+
+// writeFD writes without blocking; a full socket buffer is a short write.
+func writeFD(fd int, b []byte) (int, error) {
+	for {
+		n, err := syscall.Write(fd, b)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EAGAIN):
+			return 0, nil
+		}
+		return max(n, 0), err
+	}
+}
