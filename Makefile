@@ -18,3 +18,9 @@ test: vet
 
 clean:
 	rm -rf bin artifacts
+
+# Load benchmark (issue 7): fresh server per scenario, results in
+# bench/results.{md,json}; then the encoder and hub micro-benchmarks.
+bench:
+	scripts/bench.sh
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/sse/ ./internal/hub/ ./internal/stream/

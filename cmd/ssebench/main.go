@@ -53,7 +53,16 @@ func main() {
 	flag.BoolVar(&o.json, "json", false, "print the report as JSON")
 	flag.StringVar(&o.scenario, "scenario", "", "a name for the report")
 	child := flag.String("child", "", "internal: run as a child process with this spec")
+	table := flag.String("table", "", "print the JSON array of reports in this file as a Markdown table, and exit")
 	flag.Parse()
+
+	if *table != "" {
+		if err := printTable(os.Stdout, *table); err != nil {
+			fmt.Fprintln(os.Stderr, "ssebench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	// The tool shares the machine with the server; collect garbage less often.
 	debug.SetGCPercent(400)

@@ -1,0 +1,250 @@
+package stream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"ssehub/internal/eventid"
+	"ssehub/internal/eventlog"
+	"ssehub/internal/hub"
+	"ssehub/internal/sse"
+)
+
+const wait = 10 * time.Second
+
+// gone is an Observer that reports every stream end on a channel.
+type gone chan hub.Reason
+
+func (gone) Clients(int)                  {}
+func (gone) Delivered(int)                {}
+func (g gone) Disconnected(r hub.Reason) { g <- r }
+
+func (g gone) next(t *testing.T) hub.Reason {
+	t.Helper()
+	select {
+	case r := <-g:
+		return r
+	case <-time.After(wait):
+		t.Fatal("no stream ended")
+		return ""
+	}
+}
+
+type fixture struct {
+	hub     *hub.Hub
+	pool    *Pool
+	gone    gone
+	adopted chan bool
+	srv     *httptest.Server
+}
+
+// start runs a hub, a pool and a real HTTP server whose handler does what
+// the /sse handler does: subscribe, preamble, then hand the stream over.
+func start(t *testing.T, clientBuffer int, tls bool) *fixture {
+	t.Helper()
+	f := &fixture{gone: make(gone, 16), adopted: make(chan bool, 16)}
+	f.hub = hub.New(hub.Options{ClientBuffer: clientBuffer, Heartbeat: time.Hour, Observer: f.gone})
+	f.pool = NewPool(f.hub, 100, time.Second, wait)
+	require.NotNil(t, f.pool)
+	ctx, cancel := context.WithCancel(context.Background())
+	hubDone, poolDone := make(chan struct{}), make(chan struct{})
+	go func() { f.hub.Run(ctx); close(hubDone) }()
+	go func() { f.pool.Run(ctx); close(poolDone) }()
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := f.hub.Subscribe([]string{"a"})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		st, err := Open(w, time.Second, wait)
+		if err != nil {
+			f.hub.Unsubscribe(c, hub.ReasonClient)
+			return
+		}
+		adopted := f.pool.Adopt(w, r, c, eventid.ID{})
+		f.adopted <- adopted
+		if !adopted {
+			f.hub.Unsubscribe(c, st.Pump(r.Context(), c, eventid.ID{}))
+		}
+	})
+	if tls {
+		f.srv = httptest.NewTLSServer(handler)
+	} else {
+		f.srv = httptest.NewServer(handler)
+	}
+	t.Cleanup(func() {
+		f.srv.Close()
+		cancel()
+		<-hubDone
+		<-poolDone
+	})
+	return f
+}
+
+// dial opens a raw stream and reads up to the end of the preamble chunk.
+func (f *fixture) dial(t *testing.T) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", f.srv.Listener.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	require.NoError(t, c.SetDeadline(time.Now().Add(wait)))
+	_, err = io.WriteString(c, "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"chunked"}, resp.TransferEncoding)
+	require.True(t, <-f.adopted)
+	r := sse.NewReader(resp.Body)
+	frame, err := r.Next()
+	require.NoError(t, err)
+	require.Equal(t, "ok", frame.Comment)
+	return c, br
+}
+
+func wireEvent(t testing.TB, seq uint64, data string) *eventlog.Event {
+	t.Helper()
+	ev, err := eventlog.NewEvent(eventid.ID{Ms: 1, Seq: seq}, eventlog.Message{Topic: "a", Type: "e", Data: []byte(data)}, 0)
+	require.NoError(t, err)
+	return ev
+}
+
+func TestPoolNoticesClientLeaving(t *testing.T) {
+	t.Parallel()
+	f := start(t, 8, false)
+	c, _ := f.dial(t)
+	require.Equal(t, 1, f.hub.Len())
+	require.NoError(t, c.Close())
+	require.Equal(t, hub.ReasonClient, f.gone.next(t))
+	require.Equal(t, 0, f.hub.Len())
+}
+
+func TestPoolDeliversChunkedEvents(t *testing.T) {
+	t.Parallel()
+	f := start(t, 8, false)
+	resp, err := http.Get(f.srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.True(t, <-f.adopted)
+	r := sse.NewReader(resp.Body)
+	_, err = r.Next()
+	require.NoError(t, err)
+	for seq := uint64(1); seq <= 3; seq++ {
+		f.hub.Deliver(wireEvent(t, seq, "line1\nline2"))
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		frame, err := r.Next()
+		require.NoError(t, err)
+		require.Equal(t, eventid.ID{Ms: 1, Seq: seq}.String(), frame.ID)
+		require.Equal(t, "line1\nline2", frame.Data)
+	}
+}
+
+// TestPoolShutdownEndsBody: on drain a taken-over stream gets a last retry
+// and a terminated chunked body, so the client sees a clean end (io.EOF, not
+// io.ErrUnexpectedEOF).
+func TestPoolShutdownEndsBody(t *testing.T) {
+	t.Parallel()
+	f := start(t, 8, false)
+	resp, err := http.Get(f.srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.True(t, <-f.adopted)
+	r := sse.NewReader(resp.Body)
+	_, err = r.Next()
+	require.NoError(t, err)
+	r.Retry = 0
+
+	f.hub.Drain()
+	_, err = r.Next()
+	require.ErrorIs(t, err, io.EOF)
+	require.False(t, errors.Is(err, io.ErrUnexpectedEOF))
+	require.GreaterOrEqual(t, r.Retry, 1000, "no retry line before the end")
+	require.Equal(t, hub.ReasonShutdown, f.gone.next(t))
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	f.pool.Wait(ctx)
+	require.NoError(t, ctx.Err(), "pool still holds streams after the drain")
+}
+
+// TestPoolCutsClientThatStopsReading: a client that reads nothing fills its
+// socket, then its queue, and is cut off as slow; nobody else waits for it.
+func TestPoolCutsClientThatStopsReading(t *testing.T) {
+	t.Parallel()
+	f := start(t, 4, false)
+	f.dial(t)
+	big := strings.Repeat("x", 60<<10)
+	for seq := uint64(1); ; seq++ {
+		require.Less(t, seq, uint64(10_000), "never cut off")
+		f.hub.Deliver(wireEvent(t, seq, big))
+		select {
+		case r := <-f.gone:
+			require.Equal(t, hub.ReasonSlow, r)
+			return
+		default:
+		}
+	}
+}
+
+func TestPoolLeavesTLSStreamsToTheirGoroutine(t *testing.T) {
+	t.Parallel()
+	f := start(t, 8, true)
+	resp, err := f.srv.Client().Get(f.srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.False(t, <-f.adopted)
+	f.hub.Deliver(wireEvent(t, 1, "hi"))
+	r := sse.NewReader(resp.Body)
+	for {
+		frame, err := r.Next()
+		require.NoError(t, err)
+		if !frame.IsComment {
+			require.Equal(t, "hi", frame.Data)
+			return
+		}
+	}
+}
+
+func TestFrameChunk(t *testing.T) {
+	t.Parallel()
+	buf := append(make([]byte, chunkHead), strings.Repeat("a", 300)...)
+	out := frameChunk(buf)
+	require.True(t, bytes.HasPrefix(out, []byte("12c\r\naaa")))
+	require.True(t, bytes.HasSuffix(out, []byte("aaa\r\n")))
+	require.Empty(t, frameChunk(make([]byte, chunkHead)))
+}
+
+// TestPoolDeliveryDoesNotAllocate covers the whole hot path of a taken-over
+// stream: hub fan-out, the writer's batch and its one write.
+func TestPoolDeliveryDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	f := start(t, 8, false)
+	c, br := f.dial(t)
+	ev := wireEvent(t, 1, `{"seq":1}`)
+	want := len(fmt.Sprintf("%x\r\n%s\r\n", len(ev.Wire), ev.Wire))
+	buf := make([]byte, want)
+	require.NoError(t, c.SetDeadline(time.Time{}))
+	allocs := testing.AllocsPerRun(200, func() {
+		f.hub.Deliver(ev)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs)
+}
+

@@ -1,0 +1,7 @@
+//go:build race
+
+package stream
+
+// The race detector allocates on its own, so allocation counts are checked
+// only without it.
+const raceEnabled = true
