@@ -253,8 +253,7 @@ drain:
 			break drain
 		}
 	}
-	reason := c.client.Reason()
-	if closed && reason == hub.ReasonShutdown {
+	if closed && c.client.Reason() == hub.ReasonShutdown {
 		buf = sse.AppendRetry(buf, jitteredRetry(p.retry))
 	}
 	out := frameChunk(buf)

@@ -27,8 +27,8 @@ const wait = 10 * time.Second
 // gone is an Observer that reports every stream end on a channel.
 type gone chan hub.Reason
 
-func (gone) Clients(int)                  {}
-func (gone) Delivered(int)                {}
+func (gone) Clients(int)                 {}
+func (gone) Delivered(int)               {}
 func (g gone) Disconnected(r hub.Reason) { g <- r }
 
 func (g gone) next(t *testing.T) hub.Reason {
@@ -247,4 +247,3 @@ func TestPoolDeliveryDoesNotAllocate(t *testing.T) {
 	})
 	require.Zero(t, allocs)
 }
-
