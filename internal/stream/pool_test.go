@@ -52,7 +52,7 @@ type fixture struct {
 
 // start runs a hub, a pool and a real HTTP server whose handler does what
 // the /sse handler does: subscribe, preamble, then hand the stream over.
-func start(t *testing.T, clientBuffer int, tls bool) *fixture {
+func start(t testing.TB, clientBuffer int, tls bool) *fixture {
 	t.Helper()
 	f := &fixture{gone: make(gone, 16), adopted: make(chan bool, 16)}
 	f.hub = hub.New(hub.Options{ClientBuffer: clientBuffer, Heartbeat: time.Hour, Observer: f.gone})
@@ -94,7 +94,7 @@ func start(t *testing.T, clientBuffer int, tls bool) *fixture {
 }
 
 // dial opens a raw stream and reads up to the end of the preamble chunk.
-func (f *fixture) dial(t *testing.T) (net.Conn, *bufio.Reader) {
+func (f *fixture) dial(t testing.TB) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", f.srv.Listener.Addr().String())
 	require.NoError(t, err)
@@ -246,4 +246,21 @@ func TestPoolDeliveryDoesNotAllocate(t *testing.T) {
 		}
 	})
 	require.Zero(t, allocs)
+}
+
+// BenchmarkPoolDelivery is one event through the whole taken-over path:
+// hub, writer, one write on a loopback socket, and the client's read.
+func BenchmarkPoolDelivery(b *testing.B) {
+	f := start(b, 8, false)
+	c, br := f.dial(b)
+	ev := wireEvent(b, 1, `{"seq":1,"ts":1795432486462000000}`)
+	buf := make([]byte, len(fmt.Sprintf("%x\r\n%s\r\n", len(ev.Wire), ev.Wire)))
+	require.NoError(b, c.SetDeadline(time.Time{}))
+	b.ReportAllocs()
+	for b.Loop() {
+		f.hub.Deliver(ev)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
