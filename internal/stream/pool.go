@@ -50,6 +50,10 @@ type Pool struct {
 	conns  map[uint64]*Conn
 	nextID uint64
 	idle   chan struct{} // closed when the last stream ends
+	// held counts streams the hub may still notify: registered ones and
+	// ended ones not yet unsubscribed. Keeping it within capacity keeps the
+	// queue from filling, so the hub never blocks on it.
+	held int
 }
 
 // NewPool returns a pool for up to capacity streams of h, or nil where the
@@ -118,7 +122,7 @@ func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, afte
 		return false
 	}
 	p.mu.Lock()
-	full := len(p.conns) >= p.capacity
+	full := p.held >= p.capacity
 	p.mu.Unlock()
 	if full {
 		return false
@@ -171,6 +175,7 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, after eventid.
 		p.idle = make(chan struct{})
 	}
 	p.conns[conn.id] = conn
+	p.held++
 	return conn, nil
 }
 
@@ -221,6 +226,11 @@ func (p *Pool) serve(c *Conn, buf []byte) []byte {
 		return buf
 	}
 	if len(c.pending) > 0 {
+		if p.hub.Draining() {
+			// No last frame for a client that is not reading.
+			p.end(c, hub.ReasonShutdown)
+			return buf
+		}
 		n, err := writeFD(c.fd, c.pending)
 		if err != nil {
 			p.end(c, hub.ReasonClient)
@@ -275,6 +285,7 @@ drain:
 	if closed {
 		// The hub cut the client off and counted it already.
 		p.finish(c)
+		p.release()
 	} else if len(queue) > 0 {
 		c.dirty.Store(true)
 	}
@@ -300,6 +311,14 @@ func frameChunk(buf []byte) []byte {
 func (p *Pool) end(c *Conn, r hub.Reason) {
 	p.finish(c)
 	p.hub.Unsubscribe(c.client, r)
+	p.release()
+}
+
+// release gives back the capacity of a stream the hub no longer notifies.
+func (p *Pool) release() {
+	p.mu.Lock()
+	p.held--
+	p.mu.Unlock()
 }
 
 func (p *Pool) finish(c *Conn) {
