@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,6 +55,9 @@ type Pool struct {
 	// ended ones not yet unsubscribed. Keeping it within capacity keeps the
 	// queue from filling, so the hub never blocks on it.
 	held int
+	// waiting counts streams with a short write outstanding, so the sweep
+	// for stalled ones costs nothing while there are none.
+	waiting atomic.Int64
 }
 
 // NewPool returns a pool for up to capacity streams of h, or nil where the
@@ -242,6 +246,7 @@ func (p *Pool) serve(c *Conn, buf []byte) []byte {
 		}
 		c.pending = nil
 		c.waitSince.Store(0)
+		p.waiting.Add(-1)
 		_ = p.poller.watch(c.fd, c.id, pollIn)
 	}
 
@@ -279,6 +284,7 @@ drain:
 		case n < len(out) && !closed:
 			c.pending = append([]byte(nil), out[n:]...)
 			c.waitSince.Store(time.Now().UnixNano())
+			p.waiting.Add(1)
 			_ = p.poller.watch(c.fd, c.id, pollOut)
 		}
 	}
@@ -332,6 +338,9 @@ func (p *Pool) finishLocked(c *Conn) {
 		return
 	}
 	c.done = true
+	if c.pending != nil {
+		p.waiting.Add(-1)
+	}
 	delete(p.conns, c.id)
 	_ = p.poller.remove(c.fd)
 	_ = c.nc.Close()
@@ -370,7 +379,7 @@ func (p *Pool) poll(ctx context.Context) {
 
 // sweep marks streams whose write has waited since before limit.
 func (p *Pool) sweep(limit int64) {
-	if p.writeTimeout <= 0 {
+	if p.writeTimeout <= 0 || p.waiting.Load() == 0 {
 		return
 	}
 	p.mu.Lock()
