@@ -110,8 +110,11 @@ func (l *loader) open() {
 }
 
 func (l *loader) dial(i int) (*sse.Scanner, error) {
-	src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+(i+l.cfg.SrcOffset)%max(l.cfg.Srcs, 1)))}
-	d := net.Dialer{Timeout: l.cfg.DialTimeout, LocalAddr: src}
+	d := net.Dialer{Timeout: l.cfg.DialTimeout}
+	if l.cfg.Srcs > 1 {
+		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+(i+l.cfg.SrcOffset)%l.cfg.Srcs))}
+		d.Control = bindAddressNoPort
+	}
 	c, err := d.Dial("tcp", l.cfg.Addr)
 	if err != nil {
 		return nil, err
@@ -140,6 +143,23 @@ func (l *loader) dial(i int) (*sse.Scanner, error) {
 	_ = c.SetDeadline(time.Time{})
 	l.conns[i] = c
 	return sc, nil
+}
+
+// ipBindAddressNoPort is Linux's IP_BIND_ADDRESS_NO_PORT, missing from syscall.
+const ipBindAddressNoPort = 24
+
+// bindAddressNoPort lets a dial with a source address pick its port at
+// connect time, per destination, instead of searching at bind time for a
+// port free for every destination, which gets slow with many sockets.
+func bindAddressNoPort(_, _ string, rc syscall.RawConn) error {
+	var opErr error
+	err := rc.Control(func(fd uintptr) {
+		opErr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return opErr
 }
 
 // read counts what connection i receives until it ends.
