@@ -125,14 +125,12 @@ func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, afte
 	if p == nil || r.TLS != nil || !r.ProtoAtLeast(1, 1) || r.ProtoMajor != 1 {
 		return false
 	}
-	p.mu.Lock()
-	full := p.held >= p.capacity
-	p.mu.Unlock()
-	if full {
+	if !p.reserve() {
 		return false
 	}
 	nc, rw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
+		p.release()
 		return false
 	}
 	conn, err := p.register(nc, rw.Writer.Buffered(), c, after)
@@ -142,6 +140,7 @@ func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, afte
 		logx.WithContext(r.Context()).Errorw("stream not taken over", logx.Field("error", err.Error()))
 		_ = nc.Close()
 		p.hub.Unsubscribe(c, hub.ReasonClient)
+		p.release()
 		return true
 	}
 	c.Notify(conn.notify(p))
@@ -179,7 +178,6 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, after eventid.
 		p.idle = make(chan struct{})
 	}
 	p.conns[conn.id] = conn
-	p.held++
 	return conn, nil
 }
 
@@ -318,6 +316,17 @@ func (p *Pool) end(c *Conn, r hub.Reason) {
 	p.finish(c)
 	p.hub.Unsubscribe(c.client, r)
 	p.release()
+}
+
+// reserve takes capacity for a stream about to be taken over.
+func (p *Pool) reserve() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held >= p.capacity {
+		return false
+	}
+	p.held++
+	return true
 }
 
 // release gives back the capacity of a stream the hub no longer notifies.

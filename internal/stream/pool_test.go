@@ -53,10 +53,14 @@ type fixture struct {
 // start runs a hub, a pool and a real HTTP server whose handler does what
 // the /sse handler does: subscribe, preamble, then hand the stream over.
 func start(t testing.TB, clientBuffer int, tls bool) *fixture {
+	return startWith(t, clientBuffer, tls, 100)
+}
+
+func startWith(t testing.TB, clientBuffer int, tls bool, capacity int) *fixture {
 	t.Helper()
 	f := &fixture{gone: make(gone, 16), adopted: make(chan bool, 16)}
 	f.hub = hub.New(hub.Options{ClientBuffer: clientBuffer, Heartbeat: time.Hour, Observer: f.gone})
-	f.pool = NewPool(f.hub, 100, time.Second, wait)
+	f.pool = NewPool(f.hub, capacity, time.Second, wait)
 	require.NotNil(t, f.pool)
 	ctx, cancel := context.WithCancel(context.Background())
 	hubDone, poolDone := make(chan struct{}), make(chan struct{})
@@ -203,6 +207,26 @@ func TestPoolLeavesTLSStreamsToTheirGoroutine(t *testing.T) {
 	t.Parallel()
 	f := start(t, 8, true)
 	resp, err := f.srv.Client().Get(f.srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.False(t, <-f.adopted)
+	f.hub.Deliver(wireEvent(t, 1, "hi"))
+	r := sse.NewReader(resp.Body)
+	for {
+		frame, err := r.Next()
+		require.NoError(t, err)
+		if !frame.IsComment {
+			require.Equal(t, "hi", frame.Data)
+			return
+		}
+	}
+}
+
+func TestPoolAtCapacityLeavesStreamsToTheirGoroutine(t *testing.T) {
+	t.Parallel()
+	f := startWith(t, 8, false, 1)
+	f.dial(t)
+	resp, err := http.Get(f.srv.URL)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.False(t, <-f.adopted)
