@@ -8,6 +8,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"ssehub/internal/apierr"
+	"ssehub/internal/auth"
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
@@ -32,12 +33,34 @@ const maxEchoedID = 64
 func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 	conf := svcCtx.Config.Sse
 	return func(w http.ResponseWriter, r *http.Request) {
+		var id *auth.Identity
+		if svcCtx.Auth != nil {
+			var err error
+			if id, err = svcCtx.Auth.Stream(r.Context()); err != nil {
+				rejectAuth(w, r, unauthorized(err))
+				return
+			}
+		}
 		query := r.URL.Query()
 		topics, err := topic.List(query["topic"], conf.DefaultTopics, conf.MaxTopics)
 		if err != nil {
 			apierr.Write(w, r, apierr.New(http.StatusBadRequest, "bad_topic", err.Error()))
 			return
 		}
+		if id != nil {
+			if t, ok := id.Subscribe.AllowsAll(topics); !ok {
+				rejectAuth(w, r, forbiddenTopic(t, "subscribing to"))
+				return
+			}
+		}
+		ip := remoteIP(r)
+		if !svcCtx.StreamsPerIP.Acquire(ip) {
+			metrics.Hub{}.Disconnected(hub.ReasonLimit)
+			apierr.Write(w, r, apierr.Unavailable("too_many_streams",
+				"this address holds Sse.MaxClientsPerIP streams already", conf.Retry))
+			return
+		}
+		defer svcCtx.StreamsPerIP.Release(ip)
 		lastID := r.Header.Get("Last-Event-ID")
 		if lastID == "" {
 			lastID = query.Get("lastEventId")
@@ -63,6 +86,13 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 		// A no-op when the hub already cut the client off.
 		svcCtx.Hub.Unsubscribe(client, reason)
 	}
+}
+
+// rejectAuth answers a stream refused for its credentials, counted as a
+// disconnect with reason auth.
+func rejectAuth(w http.ResponseWriter, r *http.Request, err error) {
+	metrics.Hub{}.Disconnected(hub.ReasonAuth)
+	apierr.Write(w, r, err)
 }
 
 func subscribeError(err error, retryAfter time.Duration) error {

@@ -28,6 +28,7 @@ type ServiceContext struct {
 	MaxClients int
 	Log        eventlog.Log
 	Hub        *hub.Hub
+	Security
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -35,13 +35,20 @@ func Open(t testing.TB, url string, header http.Header) *Stream {
 // Dial connects without checking the status.
 func Dial(t testing.TB, url string, header http.Header) *Stream {
 	t.Helper()
+	return DialWith(t, http.DefaultClient, url, header)
+}
+
+// DialWith connects with client (for TLS and HTTP/2) without checking the
+// status.
+func DialWith(t testing.TB, client *http.Client, url string, header http.Header) *Stream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	require.NoError(t, err)
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	require.NoError(t, err)
 	s := &Stream{Resp: resp, frames: make(chan sse.Frame, 1<<16), errs: make(chan error, 1), cancel: cancel}
 	t.Cleanup(s.Close)

@@ -1,0 +1,74 @@
+package auth
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// seen records what the wrapped handler gets.
+type seen struct {
+	creds  Credentials
+	uri    string
+	header http.Header
+}
+
+func serve(t *testing.T, r *http.Request) seen {
+	t.Helper()
+	var s seen
+	Redact("ssehub_token", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		s = seen{creds: FromContext(r.Context()), uri: r.RequestURI, header: r.Header.Clone()}
+	})).ServeHTTP(httptest.NewRecorder(), r)
+	return s
+}
+
+func TestRedactTakesTheTicketOutOfTheURL(t *testing.T) {
+	t.Parallel()
+	s := serve(t, httptest.NewRequest(http.MethodGet, "/sse?topic=a&ticket=s3cret&topic=b", nil))
+	require.Equal(t, "s3cret", s.creds.Ticket)
+	require.True(t, s.creds.Present())
+	require.NotContains(t, s.uri, "s3cret")
+	require.Contains(t, s.uri, "ticket="+Redacted)
+	require.Contains(t, s.uri, "topic=a&topic=b")
+}
+
+func TestRedactTakesTheBearerTokenOut(t *testing.T) {
+	t.Parallel()
+	r := httptest.NewRequest(http.MethodPost, "/publish", nil)
+	r.Header.Set("Authorization", "bearer tok.en.value")
+	s := serve(t, r)
+	require.Equal(t, "tok.en.value", s.creds.Bearer)
+	require.Equal(t, Redacted, s.header.Get("Authorization"))
+}
+
+func TestRedactTakesTheCookieOutAndKeepsOthers(t *testing.T) {
+	t.Parallel()
+	r := httptest.NewRequest(http.MethodGet, "/sse", nil)
+	r.Header.Set("Cookie", "a=1; ssehub_token=tok.en.value; b=2")
+	s := serve(t, r)
+	require.Equal(t, "tok.en.value", s.creds.Cookie)
+	require.Equal(t, "a=1; ssehub_token="+Redacted+"; b=2", s.header.Get("Cookie"))
+}
+
+func TestRedactMakesRepeatedTicketsInvalid(t *testing.T) {
+	t.Parallel()
+	s := serve(t, httptest.NewRequest(http.MethodGet, "/sse?ticket=a&ticket=b", nil))
+	require.Equal(t, Redacted, s.creds.Ticket)
+	require.NotContains(t, s.uri, "ticket=a")
+}
+
+func TestRedactLeavesPlainRequestsAlone(t *testing.T) {
+	t.Parallel()
+	s := serve(t, httptest.NewRequest(http.MethodGet, "/sse?topic=ticketing", nil))
+	require.False(t, s.creds.Present())
+	require.Equal(t, "/sse?topic=ticketing", s.uri)
+}
+
+func TestNonBearerSchemeMatchesNoToken(t *testing.T) {
+	t.Parallel()
+	r := httptest.NewRequest(http.MethodGet, "/sse", nil)
+	r.Header.Set("Authorization", "Basic YTpi")
+	require.Equal(t, Redacted, serve(t, r).creds.Bearer)
+}
