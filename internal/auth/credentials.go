@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -42,7 +43,8 @@ func (c Credentials) Present() bool {
 func Redact(cookie string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var c Credentials
-		if strings.Contains(r.URL.RawQuery, TicketParam) {
+		// "%" too: the parameter name may come escaped.
+		if q := r.URL.RawQuery; strings.Contains(q, TicketParam) || strings.Contains(q, "%") {
 			c.Ticket = redactTicket(r)
 		}
 		if h := r.Header.Get("Authorization"); h != "" {
@@ -64,20 +66,34 @@ func Redact(cookie string, next http.Handler) http.Handler {
 	})
 }
 
+// redactTicket works on the raw query, not url.Values: it keeps the order
+// and the rest of the query as sent, and it still redacts a query that
+// url.ParseQuery refuses (bad escapes, too many parameters).
 func redactTicket(r *http.Request) string {
-	q := r.URL.Query()
-	v, ok := q[TicketParam]
-	if !ok {
+	parts := strings.Split(r.URL.RawQuery, "&")
+	var tickets []string
+	for i, part := range parts {
+		key, value, _ := strings.Cut(part, "=")
+		if k, err := url.QueryUnescape(key); err != nil || k != TicketParam {
+			continue
+		}
+		v, err := url.QueryUnescape(value)
+		if err != nil {
+			v = Redacted
+		}
+		tickets = append(tickets, v)
+		parts[i] = TicketParam + "=" + Redacted
+	}
+	if len(tickets) == 0 {
 		return ""
 	}
-	q[TicketParam] = []string{Redacted}
-	r.URL.RawQuery = q.Encode()
+	r.URL.RawQuery = strings.Join(parts, "&")
 	r.RequestURI = r.URL.RequestURI()
-	if len(v) != 1 || v[0] == "" {
+	if len(tickets) != 1 || tickets[0] == "" {
 		// Several tickets, or an empty one, are never valid.
 		return Redacted
 	}
-	return v[0]
+	return tickets[0]
 }
 
 // bearer returns the token of an "Authorization: Bearer <token>" header; any

@@ -3,6 +3,7 @@ package handler
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
@@ -41,7 +42,13 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 				return
 			}
 		}
-		query := r.URL.Query()
+		// r.URL.Query would drop a query it cannot parse (bad escapes, more
+		// than Go's 10,000 parameters) and stream the default topics.
+		query, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			apierr.Write(w, r, apierr.New(http.StatusBadRequest, "bad_query", "the query string is malformed or too long"))
+			return
+		}
 		topics, err := topic.List(query["topic"], conf.DefaultTopics, conf.MaxTopics)
 		if err != nil {
 			apierr.Write(w, r, apierr.New(http.StatusBadRequest, "bad_topic", err.Error()))

@@ -80,11 +80,11 @@ func TestAccessLogHoldsNoCredentials(t *testing.T) {
 		http.Header{"Authorization": {"Bearer " + tok}, "Cookie": {"ssehub_token=" + tok}}, "")
 	requireAPIError(t, resp, body, http.StatusServiceUnavailable, "too_many_streams")
 	s.Close()
-	logs.waitFor(t, "/sse?ticket=REDACTED&topic=news", 1)
+	logs.waitFor(t, "/sse?topic=news&ticket=REDACTED", 1)
 
 	resp, body = do(t, http.MethodGet, inst.URL+"/sse?topic=news&ticket="+tk, nil, "")
 	requireAPIError(t, resp, body, http.StatusUnauthorized, "unauthorized")
-	logs.waitFor(t, "/sse?ticket=REDACTED&topic=news", 2)
+	logs.waitFor(t, "/sse?topic=news&ticket=REDACTED", 2)
 	logs.waitFor(t, "Authorization: REDACTED", 1)
 	logs.waitFor(t, "ssehub_token=REDACTED", 1)
 

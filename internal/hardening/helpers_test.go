@@ -55,7 +55,7 @@ func do(t *testing.T, method, url string, header http.Header, body string) (*htt
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	if body != "" && req.Header.Get("Content-Type") == "" {
+	if _, set := req.Header["Content-Type"]; body != "" && !set {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
