@@ -18,3 +18,22 @@ test: vet
 
 clean:
 	rm -rf bin artifacts
+
+# Fuzzing: every target runs for FUZZTIME (per target). The seed corpora
+# (f.Add and testdata/fuzz/) also run as ordinary tests in `make test`.
+FUZZTIME ?= 60s
+FUZZFLAGS ?=
+FUZZ_TARGETS = \
+	./internal/sse:FuzzAppendEvent \
+	./internal/eventid:FuzzParse \
+	./internal/topic:FuzzValid \
+	./internal/handler:FuzzDecodePublish \
+	./internal/auth:FuzzPatterns \
+	./internal/auth:FuzzVerify
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg; \
+	done

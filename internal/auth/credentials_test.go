@@ -81,3 +81,12 @@ func TestRedactWorksOnQueriesGoRefuses(t *testing.T) {
 	require.Equal(t, "s3cret", s.creds.Ticket)
 	require.NotContains(t, s.uri, "s3cret")
 }
+
+// TestRedactIsFreeWithoutCredentials guards the unauthenticated path: a
+// request that carries no credential costs no allocation.
+func TestRedactIsFreeWithoutCredentials(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/sse?topic=news&topic=orders/1", nil)
+	h := Redact("ssehub_token", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	w := httptest.NewRecorder()
+	require.Zero(t, testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) }))
+}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +88,44 @@ func TestNewVerifierRejectsShortSecret(t *testing.T) {
 	t.Parallel()
 	_, err := NewVerifier(strings.Repeat("x", MinSecretLen-1), "")
 	require.ErrorIs(t, err, ErrWeakSecret)
+}
+
+// FuzzVerify feeds any string as a token: only the seed's own claims can
+// come out, and an error never echoes the token.
+func FuzzVerify(f *testing.F) {
+	good, err := Mint(secret, "alice", grants, 100*365*24*time.Hour)
+	require.NoError(f, err)
+	f.Add(good)
+	f.Add(good[:len(good)-1] + "A")
+	f.Add("eyJhbGciOiJub25lIn0.eyJleHAiOjk5OTk5OTk5OTl9.")
+	f.Add("a.b.c")
+	f.Add("")
+	v, err := NewVerifier(secret, prev)
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, tok string) {
+		id, err := v.Verify(tok)
+		if err != nil {
+			require.True(t, errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrNoToken), "%v", err)
+			if len(tok) > 16 {
+				require.NotContains(t, err.Error(), tok)
+			}
+			return
+		}
+		require.Equal(t, "alice", id.Subject)
+		require.Equal(t, Patterns(grants.Subscribe), id.Subscribe)
+		require.Equal(t, Patterns(grants.Publish), id.Publish)
+	})
+}
+
+func BenchmarkVerify(b *testing.B) {
+	tok, err := Mint(secret, "alice", grants, time.Hour)
+	require.NoError(b, err)
+	v, err := NewVerifier(secret, "")
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
