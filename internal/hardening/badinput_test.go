@@ -3,12 +3,14 @@ package hardening
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -270,4 +272,25 @@ func TestAttackHalfOpenConnections(t *testing.T) {
 	for _, conn := range conns {
 		requireDropped(t, conn)
 	}
+}
+
+// A publisher that sends its headers and then trickles, or stops sending,
+// its body is answered when the route's Timeout runs out.
+func TestAttackSlowPublishBody(t *testing.T) {
+	t.Parallel()
+	underAttack(t, "", func(t *testing.T, base string) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = conn.Write([]byte("POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+			"Content-Length: 100\r\n\r\n{\"topic\":"))
+		require.NoError(t, err)
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(testkit.Wait)))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		requireAPIError(t, resp, body, http.StatusRequestTimeout, "timeout")
+	})
 }

@@ -100,6 +100,9 @@ func (s *Server) Start(onListen func(net.Addr)) {
 		// Outside go-zero's router, so its access log sees requests with
 		// their credentials already taken out.
 		hs.Handler = auth.Redact(s.Svc.Config.Auth.Cookie, hs.Handler)
+		// 4/5 of the route timeout, as go-zero sizes ReadTimeout.
+		hs.Handler = bodyDeadline(4*time.Duration(s.Svc.Config.Timeout)*time.Millisecond/5,
+			conf.MaxEventBytes, hs.Handler)
 		hs.BaseContext = func(l net.Listener) context.Context {
 			logx.Infow("ssehub listening", logx.Field("addr", l.Addr().String()))
 			if onListen != nil {
