@@ -34,32 +34,7 @@ const maxEchoedID = 64
 func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 	conf := svcCtx.Config.Sse
 	return func(w http.ResponseWriter, r *http.Request) {
-		var id *auth.Identity
-		if svcCtx.Auth != nil {
-			var err error
-			if id, err = svcCtx.Auth.Stream(r.Context()); err != nil {
-				rejectAuth(w, r, unauthorized(err))
-				return
-			}
-		}
-		// r.URL.Query would drop a query it cannot parse (bad escapes, more
-		// than Go's 10,000 parameters) and stream the default topics.
-		query, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			apierr.Write(w, r, apierr.New(http.StatusBadRequest, "bad_query", "the query string is malformed or too long"))
-			return
-		}
-		topics, err := topic.List(query["topic"], conf.DefaultTopics, conf.MaxTopics)
-		if err != nil {
-			apierr.Write(w, r, apierr.New(http.StatusBadRequest, "bad_topic", err.Error()))
-			return
-		}
-		if id != nil {
-			if t, ok := id.Subscribe.AllowsAll(topics); !ok {
-				rejectAuth(w, r, forbiddenTopic(t, "subscribing to"))
-				return
-			}
-		}
+		// The cap comes first, so a ticket is not spent on a refused stream.
 		ip := remoteIP(r)
 		if !svcCtx.StreamsPerIP.Acquire(ip) {
 			metrics.Hub{}.Disconnected(hub.ReasonLimit)
@@ -68,6 +43,16 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			return
 		}
 		defer svcCtx.StreamsPerIP.Release(ip)
+		query, topics, err := streamQuery(r, conf.DefaultTopics, conf.MaxTopics)
+		if err != nil {
+			apierr.Write(w, r, err)
+			return
+		}
+		if err := authorizeStream(svcCtx.Auth, r, topics); err != nil {
+			metrics.Hub{}.Disconnected(hub.ReasonAuth)
+			apierr.Write(w, r, err)
+			return
+		}
 		lastID := r.Header.Get("Last-Event-ID")
 		if lastID == "" {
 			lastID = query.Get("lastEventId")
@@ -95,11 +80,35 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 	}
 }
 
-// rejectAuth answers a stream refused for its credentials, counted as a
-// disconnect with reason auth.
-func rejectAuth(w http.ResponseWriter, r *http.Request, err error) {
-	metrics.Hub{}.Disconnected(hub.ReasonAuth)
-	apierr.Write(w, r, err)
+// streamQuery reads the query and its topics. r.URL.Query would drop a query
+// it cannot parse (bad escapes, more than Go's 10,000 parameters) and
+// stream the default topics instead.
+func streamQuery(r *http.Request, defaults []string, limit int) (url.Values, []string, error) {
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, nil, apierr.New(http.StatusBadRequest, "bad_query", "the query string is malformed or too long")
+	}
+	topics, err := topic.List(query["topic"], defaults, limit)
+	if err != nil {
+		return nil, nil, apierr.New(http.StatusBadRequest, "bad_topic", err.Error())
+	}
+	return query, topics, nil
+}
+
+// authorizeStream checks the request's credential (once, for the whole
+// stream) against topics; a nil authenticator lets everyone in.
+func authorizeStream(a *auth.Authenticator, r *http.Request, topics []string) error {
+	if a == nil {
+		return nil
+	}
+	id, err := a.Stream(r.Context())
+	if err != nil {
+		return unauthorized(err)
+	}
+	if t, ok := id.Subscribe.AllowsAll(topics); !ok {
+		return forbiddenTopic(t, "subscribing to")
+	}
+	return nil
 }
 
 func subscribeError(err error, retryAfter time.Duration) error {
