@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/config"
 	"ssehub/internal/testkit"
 )
 
@@ -22,7 +23,12 @@ import (
 // witness got every event, in order, with the ids the publishes returned.
 func underAttack(t *testing.T, sse string, attack func(t *testing.T, base string)) {
 	t.Helper()
-	inst := testkit.StartDefault(t, sse)
+	underAttackWith(t, testkit.Config(t, sse, ""), attack)
+}
+
+func underAttackWith(t *testing.T, c config.Config, attack func(t *testing.T, base string)) {
+	t.Helper()
+	inst := testkit.Start(t, c)
 	witness := testkit.Open(t, inst.URL+"/sse?topic=witness", nil)
 	witness.Next(t)
 	const rounds = 3
@@ -275,10 +281,10 @@ func TestAttackHalfOpenConnections(t *testing.T) {
 }
 
 // A publisher that sends its headers and then trickles, or stops sending,
-// its body is answered when the route's Timeout runs out.
+// its body is answered within the route's Timeout (here 500ms).
 func TestAttackSlowPublishBody(t *testing.T) {
 	t.Parallel()
-	underAttack(t, "", func(t *testing.T, base string) {
+	underAttackWith(t, testkit.Config(t, "", "Timeout: 500\n"), func(t *testing.T, base string) {
 		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 		require.NoError(t, err)
 		defer conn.Close()
