@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// Request is one request of the page as DevTools reported it: the headers of
+// requestWillBeSent merged with the raw ones of requestWillBeSentExtraInfo.
+type Request struct {
+	ID      string
+	URL     string
+	Headers map[string]string
+}
+
+// Header returns the value of the named header, any case.
+func (r Request) Header(name string) string {
+	for k, v := range r.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// NetLog records a tab's requests from the DevTools network events.
+type NetLog struct {
+	mu      sync.Mutex
+	byID    map[network.RequestID]*Request
+	order   []network.RequestID
+	changed chan struct{} // closed and replaced on every change
+}
+
+func newNetLog(ctx context.Context) *NetLog {
+	l := &NetLog{byID: map[network.RequestID]*Request{}, changed: make(chan struct{})}
+	sent := chromedp.Events(ctx, network.RequestWillBeSent)
+	extra := chromedp.Events(ctx, network.RequestWillBeSentExtraInfo)
+	go func() {
+		for ev, err := range sent {
+			if err != nil {
+				return
+			}
+			l.record(ev.RequestID, ev.Request.URL, ev.Request.Headers)
+		}
+	}()
+	go func() {
+		for ev, err := range extra {
+			if err != nil {
+				return
+			}
+			l.record(ev.RequestID, "", ev.Headers)
+		}
+	}()
+	return l
+}
+
+func (l *NetLog) record(id network.RequestID, url string, h network.Headers) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.byID[id]
+	if !ok {
+		r = &Request{ID: string(id), Headers: map[string]string{}}
+		l.byID[id] = r
+		l.order = append(l.order, id)
+	}
+	if url != "" {
+		r.URL = url
+	}
+	for k, v := range h {
+		r.Headers[k] = fmt.Sprint(v)
+	}
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// Streams returns the /sse requests so far, in the order they were made.
+func (l *NetLog) Streams() []Request {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Request
+	for _, id := range l.order {
+		r := l.byID[id]
+		if strings.Contains(r.URL, "/sse") {
+			c := *r
+			c.Headers = make(map[string]string, len(r.Headers))
+			for k, v := range r.Headers {
+				c.Headers[k] = v
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// WaitStream waits up to Bound for an /sse request that match accepts.
+func (l *NetLog) WaitStream(t *testing.T, what string, match func(Request) bool) Request {
+	t.Helper()
+	deadline := time.After(Bound)
+	for {
+		l.mu.Lock()
+		changed := l.changed
+		l.mu.Unlock()
+		for _, r := range l.Streams() {
+			if match(r) {
+				return r
+			}
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("no /sse request %s within %v; requests: %+v", what, Bound, l.Streams())
+		}
+	}
+}
