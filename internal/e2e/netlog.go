@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -12,15 +13,17 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Request is one request of the page as DevTools reported it: the headers of
-// requestWillBeSent merged with the raw ones of requestWillBeSentExtraInfo.
+// Request is one request of the page as DevTools reported it: the URL from
+// requestWillBeSent, the headers from requestWillBeSentExtraInfo, which are
+// the ones the network stack put on the wire (Last-Event-ID is among those,
+// not among the page's own).
 type Request struct {
 	ID      string
 	URL     string
 	Headers map[string]string
 }
 
-// Header returns the value of the named header, any case.
+// Header returns the value of the named header as sent, any case.
 func (r Request) Header(name string) string {
 	for k, v := range r.Headers {
 		if strings.EqualFold(k, name) {
@@ -47,7 +50,7 @@ func newNetLog(ctx context.Context) *NetLog {
 			if err != nil {
 				return
 			}
-			l.record(ev.RequestID, ev.Request.URL, ev.Request.Headers)
+			l.record(ev.RequestID, func(r *Request) { r.URL = ev.Request.URL })
 		}
 	}()
 	go func() {
@@ -55,13 +58,14 @@ func newNetLog(ctx context.Context) *NetLog {
 			if err != nil {
 				return
 			}
-			l.record(ev.RequestID, "", ev.Headers)
+			l.record(ev.RequestID, func(r *Request) { copyHeaders(r.Headers, ev.Headers) })
 		}
 	}()
 	return l
 }
 
-func (l *NetLog) record(id network.RequestID, url string, h network.Headers) {
+// record updates the request with id; the two events come in either order.
+func (l *NetLog) record(id network.RequestID, update func(*Request)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r, ok := l.byID[id]
@@ -70,14 +74,15 @@ func (l *NetLog) record(id network.RequestID, url string, h network.Headers) {
 		l.byID[id] = r
 		l.order = append(l.order, id)
 	}
-	if url != "" {
-		r.URL = url
-	}
-	for k, v := range h {
-		r.Headers[k] = fmt.Sprint(v)
-	}
+	update(r)
 	close(l.changed)
 	l.changed = make(chan struct{})
+}
+
+func copyHeaders(dst map[string]string, src network.Headers) {
+	for k, v := range src {
+		dst[k] = fmt.Sprint(v)
+	}
 }
 
 // Streams returns the /sse requests so far, in the order they were made.
@@ -88,12 +93,7 @@ func (l *NetLog) Streams() []Request {
 	for _, id := range l.order {
 		r := l.byID[id]
 		if strings.Contains(r.URL, "/sse") {
-			c := *r
-			c.Headers = make(map[string]string, len(r.Headers))
-			for k, v := range r.Headers {
-				c.Headers[k] = v
-			}
-			out = append(out, c)
+			out = append(out, Request{ID: r.ID, URL: r.URL, Headers: maps.Clone(r.Headers)})
 		}
 	}
 	return out
