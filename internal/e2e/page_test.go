@@ -78,7 +78,9 @@ func TestPagePublishForm(t *testing.T) {
 	require.Len(t, p.Events, 1, "%s", p)
 	require.Equal(t, "update", p.Events[0].Event)
 	require.Equal(t, `{"from":"form"}`, p.Events[0].Data)
-	result := Eval[string](tab, `document.getElementById("pub-result").textContent`)
+	result := WaitFor[string](tab, Bound, "a publish result", `(() => {
+		const r = document.getElementById("pub-result").textContent;
+		return r.startsWith("published ") && r; })()`)
 	require.Equal(t, "published "+p.Events[0].ID, result)
 }
 

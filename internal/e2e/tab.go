@@ -111,21 +111,27 @@ func (tab *Tab) Wait(cond string) Page {
 	return tab.WaitWithin(Bound, cond)
 }
 
-// WaitWithin is Wait with its own bound. The check runs at once and then on
-// every change of the DOM, so it sees each state the page passes through.
+// WaitWithin is Wait with its own bound.
 func (tab *Tab) WaitWithin(d time.Duration, cond string) Page {
+	tab.t.Helper()
+	return WaitFor[Page](tab, d, cond, "((p) => ("+cond+") ? p : null)("+snapshotJS+")")
+}
+
+// WaitFor waits up to d until expression, described by what, is truthy and
+// returns its value. It is checked at once and then on every change of the
+// DOM, so it sees each state the page passes through.
+func WaitFor[T any](tab *Tab, d time.Duration, what, expression string) T {
 	tab.t.Helper()
 	ctx, cancel := tab.bounded(d + time.Second)
 	defer cancel()
-	expr := "((p) => (" + cond + ") ? p : null)(" + snapshotJS + ")"
-	p, err := chromedp.Run(ctx, chromedp.Poll[Page](expr,
+	v, err := chromedp.Run(ctx, chromedp.Poll[T](expression,
 		chromedp.WithPollingMutation(), chromedp.WithPollingTimeout(d)))
 	if err != nil {
 		now := "unreadable"
 		if errors.Is(err, chromedp.ErrPollingTimeout) {
 			now = tab.Page().String()
 		}
-		tab.t.Fatalf("the page did not reach %s within %v: %v\npage now: %s", cond, d, err, now)
+		tab.t.Fatalf("the page did not reach %s within %v: %v\npage now: %s", what, d, err, now)
 	}
-	return p
+	return v
 }
