@@ -18,3 +18,12 @@ test: vet
 
 clean:
 	rm -rf bin artifacts
+
+# Browser tests in headless Chromium (docs/browser.md); `make screenshot`
+# rewrites docs/screenshot.png from the running page.
+.PHONY: e2e screenshot
+e2e:
+	$(GO) test -race -count=1 -timeout 5m ./internal/e2e/...
+
+screenshot:
+	UPDATE_SCREENSHOT=1 $(GO) test -count=1 -run TestPageScreenshots ./internal/e2e/

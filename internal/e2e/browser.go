@@ -37,7 +37,11 @@ var shared struct {
 // chromiumPath is $CHROMIUM, else chromium on PATH, else Debian's /usr/bin/chromium.
 func chromiumPath() (string, error) {
 	if p := os.Getenv("CHROMIUM"); p != "" {
-		return exec.LookPath(p)
+		found, err := exec.LookPath(p)
+		if err != nil {
+			return "", fmt.Errorf("%w: CHROMIUM=%s: %w", errNoChromium, p, err)
+		}
+		return found, nil
 	}
 	if p, err := exec.LookPath("chromium"); err == nil {
 		return p, nil

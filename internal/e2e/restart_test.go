@@ -91,6 +91,7 @@ func TestPageSurvivesServerRestart(t *testing.T) {
 	p = tab.Wait(`p.events.length >= 6`)
 	require.Equal(t, live, p.Events[5:], "then live events: %s", p)
 	require.Equal(t, live[0].ID, p.LastID)
+	tab.SaveArtifact("page-after-restart.png", tab.Screenshot("after the restart"))
 
 	// The reconnect is the second /sse request; DevTools reports the headers
 	// Chromium put on the wire after the held request went on.

@@ -14,17 +14,6 @@ import (
 	"ssehub/internal/testkit"
 )
 
-// artifactsDir is $ARTIFACTS_DIR, else artifacts/ at the repository root.
-func artifactsDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("ARTIFACTS_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "artifacts")
-	}
-	require.NoError(t, os.MkdirAll(dir, 0o755))
-	return dir
-}
-
 // TestPageScreenshots photographs the page at desktop and phone widths into
 // the artifacts directory; with UPDATE_SCREENSHOT=1 the desktop one also
 // replaces docs/screenshot.png.
@@ -62,27 +51,13 @@ func TestPageScreenshots(t *testing.T) {
 		require.NoError(t, err, "%s: a real PNG", v.name)
 		require.Equal(t, image.Rect(0, 0, int(size.Width), int(size.Height)), img.Bounds(), v.name)
 		require.Greater(t, distinctColors(img), 8, "%s: the page was drawn, not a blank frame", v.name)
-		path := filepath.Join(artifactsDir(t), "page-"+v.name+".png")
-		require.NoError(t, os.WriteFile(path, shot, 0o644))
-		t.Logf("wrote %s", path)
+		tab.SaveArtifact("page-"+v.name+".png", shot)
 
 		if v.name == "desktop" && os.Getenv("UPDATE_SCREENSHOT") == "1" {
 			require.NoError(t, os.WriteFile(filepath.Join("..", "..", "docs", "screenshot.png"), shot, 0o644))
 			t.Log("updated docs/screenshot.png")
 		}
 	}
-}
-
-// Screenshot captures the viewport as PNG.
-func (tab *Tab) Screenshot(what string) []byte {
-	tab.t.Helper()
-	ctx, cancel := tab.bounded(Bound)
-	defer cancel()
-	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		tab.t.Fatalf("screenshot %s: %v", what, err)
-	}
-	return shot
 }
 
 // distinctColors counts colours on a sparse grid, up to a small cap.

@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +45,9 @@ func NewTab(t *testing.T) *Tab {
 		}
 	}()
 	t.Cleanup(func() {
+		if t.Failed() {
+			tab.saveFailure()
+		}
 		cancel()
 		tab.mu.Lock()
 		defer tab.mu.Unlock()
@@ -134,4 +140,55 @@ func WaitFor[T any](tab *Tab, d time.Duration, what, expression string) T {
 		tab.t.Fatalf("the page did not reach %s within %v: %v\npage now: %s", what, d, err, now)
 	}
 	return v
+}
+
+// Screenshot captures the viewport as PNG.
+func (tab *Tab) Screenshot(what string) []byte {
+	tab.t.Helper()
+	shot, err := tab.capture()
+	if err != nil {
+		tab.t.Fatalf("screenshot %s: %v", what, err)
+	}
+	return shot
+}
+
+func (tab *Tab) capture() ([]byte, error) {
+	ctx, cancel := tab.bounded(Bound)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.CaptureScreenshot())
+}
+
+// SaveArtifact writes data under the artifacts directory: $ARTIFACTS_DIR,
+// else artifacts/ at the repository root (gitignored).
+func (tab *Tab) SaveArtifact(name string, data []byte) {
+	tab.t.Helper()
+	path, err := writeArtifact(name, data)
+	if err != nil {
+		tab.t.Fatalf("save %s: %v", name, err)
+	}
+	tab.t.Logf("wrote %s", path)
+}
+
+// saveFailure keeps a picture of the page a failed test left behind.
+func (tab *Tab) saveFailure() {
+	name := "failed-" + strings.NewReplacer("/", "_", " ", "_").Replace(tab.t.Name()) + ".png"
+	shot, err := tab.capture()
+	if err == nil {
+		_, err = writeArtifact(name, shot)
+	}
+	if err != nil {
+		tab.t.Logf("no screenshot of the failure: %v", err)
+	}
+}
+
+func writeArtifact(name string, data []byte) (string, error) {
+	dir := os.Getenv("ARTIFACTS_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("artifacts dir: %w", err)
+	}
+	path := filepath.Join(dir, name)
+	return path, os.WriteFile(path, data, 0o644)
 }
