@@ -79,7 +79,6 @@ func (s *Server) Start(onListen func(net.Addr)) {
 		// write timeouts, so slow-header clients are bounded here instead.
 		hs.ReadHeaderTimeout = conf.ReadHeaderTimeout
 		hs.IdleTimeout = conf.IdleTimeout
-		hs.MaxHeaderBytes = 64 << 10
 		hs.ErrorLog = nil
 		hs.BaseContext = func(l net.Listener) context.Context {
 			logx.Infow("ssehub listening", logx.Field("addr", l.Addr().String()))
