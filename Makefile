@@ -1,5 +1,5 @@
 GO ?= go
-CONFIG ?= etc/ssehub.yaml
+CONFIG ?= etc/ssehub-dev.yaml
 
 .PHONY: build run test vet bench fuzz clean
 

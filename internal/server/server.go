@@ -60,8 +60,13 @@ func New(c config.Config) (*Server, error) {
 // short requests and answer with empty bodies: the breaker and the load
 // shedder count every open stream as a slow in-flight request and would start
 // rejecting new streams, and the MaxBytes check answers 413 without a body
-// (the routes that read bodies bound them and answer in JSON).
+// (the routes that read bodies bound them and answer in JSON). Verbose
+// logging copies every response body into memory, for a stream without end.
 func adapt(c *config.Config, maxClients int) {
+	if c.Verbose {
+		logx.Infow("Verbose is ignored: it would copy every stream into memory")
+		c.Verbose = false
+	}
 	c.Middlewares.Breaker = false
 	c.Middlewares.Shedding = false
 	c.Middlewares.MaxBytes = false
@@ -79,7 +84,6 @@ func (s *Server) Start(onListen func(net.Addr)) {
 		// write timeouts, so slow-header clients are bounded here instead.
 		hs.ReadHeaderTimeout = conf.ReadHeaderTimeout
 		hs.IdleTimeout = conf.IdleTimeout
-		hs.MaxHeaderBytes = 64 << 10
 		hs.ErrorLog = nil
 		hs.BaseContext = func(l net.Listener) context.Context {
 			logx.Infow("ssehub listening", logx.Field("addr", l.Addr().String()))
