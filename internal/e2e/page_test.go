@@ -140,6 +140,25 @@ func TestPageTopicPickerSwitchesTopic(t *testing.T) {
 	require.Equal(t, want, p.Events, "only the picked topic's events: %s", p)
 }
 
+// TestPageRetriesAfterServerRefuses: the browser gives up on a stream for
+// good after a 503 (here: the server holds its one allowed stream); the page
+// shows it and opens a new stream by itself once the server has room.
+func TestPageRetriesAfterServerRefuses(t *testing.T) {
+	srv := testkit.StartDefault(t, "MaxClients: 1")
+	held := testkit.Open(t, srv.URL+"/sse?topic=e2e-full", nil)
+	tab := NewTab(t)
+	tab.Open(srv.URL + "/static/index.html?topic=e2e-full")
+	tab.Wait(`p.state === "closed"`)
+
+	held.Close()
+	tab.Wait(`p.state === "open"`)
+	require.GreaterOrEqual(t, len(tab.Net.Streams()), 2, "the page opened a new stream")
+	want := publishN(t, srv.URL, "e2e-full", 1)
+	p := tab.Wait(`p.events.length >= 1`)
+	require.Equal(t, want, p.Events, "%s", p)
+	require.Zero(t, p.Reconnects, "the first stream that opens is not a reconnect")
+}
+
 // publishN publishes n "update" events on topic and returns them as the page
 // shows them.
 func publishN(t *testing.T, base, topic string, n int) []Event {
