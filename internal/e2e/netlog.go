@@ -102,20 +102,35 @@ func (l *NetLog) Streams() []Request {
 // WaitStream waits up to Bound for an /sse request that match accepts.
 func (l *NetLog) WaitStream(t *testing.T, what string, match func(Request) bool) Request {
 	t.Helper()
+	var found Request
+	l.WaitStreams(t, what, func(rs []Request) bool {
+		for _, r := range rs {
+			if match(r) {
+				found = r
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// WaitStreams waits up to Bound until ok accepts the /sse requests so far,
+// and returns them.
+func (l *NetLog) WaitStreams(t *testing.T, what string, ok func([]Request) bool) []Request {
+	t.Helper()
 	deadline := time.After(Bound)
 	for {
 		l.mu.Lock()
 		changed := l.changed
 		l.mu.Unlock()
-		for _, r := range l.Streams() {
-			if match(r) {
-				return r
-			}
+		if rs := l.Streams(); ok(rs) {
+			return rs
 		}
 		select {
 		case <-changed:
 		case <-deadline:
-			t.Fatalf("no /sse request %s within %v; requests: %+v", what, Bound, l.Streams())
+			t.Fatalf("no /sse requests %s within %v; requests: %+v", what, Bound, l.Streams())
 		}
 	}
 }

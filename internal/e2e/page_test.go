@@ -152,7 +152,7 @@ func TestPageRetriesAfterServerRefuses(t *testing.T) {
 
 	held.Close()
 	tab.Wait(`p.state === "open"`)
-	require.GreaterOrEqual(t, len(tab.Net.Streams()), 2, "the page opened a new stream")
+	tab.Net.WaitStreams(t, "after the refused one", func(rs []Request) bool { return len(rs) >= 2 })
 	want := publishN(t, srv.URL, "e2e-full", 1)
 	p := tab.Wait(`p.events.length >= 1`)
 	require.Equal(t, want, p.Events, "%s", p)
