@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -157,6 +158,21 @@ func TestPageRetriesAfterServerRefuses(t *testing.T) {
 	p := tab.Wait(`p.events.length >= 1`)
 	require.Equal(t, want, p.Events, "%s", p)
 	require.Zero(t, p.Reconnects, "the first stream that opens is not a reconnect")
+}
+
+// TestPageListIsCapped: the page keeps the newest 200 events, so a busy
+// topic cannot grow it without end.
+func TestPageListIsCapped(t *testing.T) {
+	const shown = 200
+	srv := startServer(t)
+	tab := NewTab(t)
+	tab.Open(srv.URL + "/static/index.html?topic=e2e-many")
+	tab.Wait(`p.state === "open"`)
+
+	want := publishN(t, srv.URL, "e2e-many", shown+10)
+	p := tab.Wait(fmt.Sprintf(`p.events.length > 0 && p.events[p.events.length - 1].id === %q`, want[len(want)-1].ID))
+	require.Equal(t, want[10:], p.Events, "the newest %d, in order", shown)
+	require.Equal(t, strconv.Itoa(shown+10), Eval[string](tab, `document.getElementById("count").textContent`))
 }
 
 // publishN publishes n "update" events on topic and returns them as the page
