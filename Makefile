@@ -1,5 +1,5 @@
 GO ?= go
-CONFIG ?= etc/ssehub.yaml
+CONFIG ?= etc/ssehub-dev.yaml
 
 .PHONY: build run test vet bench fuzz clean
 
@@ -18,6 +18,15 @@ test: vet
 
 clean:
 	rm -rf bin artifacts
+
+# Browser tests in headless Chromium (docs/browser.md); `make screenshot`
+# rewrites docs/screenshot.png from the running page.
+.PHONY: e2e screenshot
+e2e:
+	$(GO) test -race -count=1 -timeout 5m ./internal/e2e/...
+
+screenshot:
+	UPDATE_SCREENSHOT=1 $(GO) test -count=1 -run TestPageScreenshots ./internal/e2e/
 
 # Fuzzing: every target runs for FUZZTIME (per target). The seed corpora
 # (f.Add and testdata/fuzz/) also run as ordinary tests in `make test`.

@@ -62,6 +62,7 @@ type Hub struct {
 	events   chan *eventlog.Event
 	done     chan struct{}
 	draining atomic.Bool
+	count    atomic.Int64
 	ping     *eventlog.Event
 
 	// owned by the Run goroutine
@@ -125,6 +126,11 @@ func (h *Hub) Drain() {
 	case h.ops <- op{kind: opDrain}:
 	case <-h.done:
 	}
+}
+
+// Len returns how many clients are subscribed.
+func (h *Hub) Len() int {
+	return int(h.count.Load())
 }
 
 // Draining reports whether Drain was called.
@@ -274,6 +280,7 @@ func (h *Hub) cutAll(r Reason) {
 }
 
 func (h *Hub) observeClients() {
+	h.count.Store(int64(len(h.all)))
 	if h.opts.Observer != nil {
 		h.opts.Observer.Clients(len(h.all))
 	}

@@ -74,8 +74,13 @@ func New(c config.Config) (*Server, error) {
 // short requests and answer with empty bodies: the breaker and the load
 // shedder count every open stream as a slow in-flight request and would start
 // rejecting new streams, and the MaxBytes check answers 413 without a body
-// (the routes that read bodies bound them and answer in JSON).
+// (the routes that read bodies bound them and answer in JSON). Verbose
+// logging copies every response body into memory, for a stream without end.
 func adapt(c *config.Config, maxClients int) {
+	if c.Verbose {
+		logx.Infow("Verbose is ignored: it would copy every stream into memory")
+		c.Verbose = false
+	}
 	c.Middlewares.Breaker = false
 	c.Middlewares.Shedding = false
 	c.Middlewares.MaxBytes = false

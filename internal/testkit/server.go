@@ -25,7 +25,7 @@ Host: 127.0.0.1
 Port: 0
 Log:
   Mode: console
-  Level: error
+  Level: severe
   Stat: false
 Sse:
   PublishOpen: true

@@ -1,0 +1,169 @@
+package hub
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"ssehub/internal/eventid"
+	"ssehub/internal/eventlog"
+)
+
+const wait = 5 * time.Second
+
+func running(t *testing.T, opts Options) *Hub {
+	t.Helper()
+	if opts.ClientBuffer == 0 {
+		opts.ClientBuffer = 8
+	}
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = time.Hour
+	}
+	h := New(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	go h.Run(ctx)
+	t.Cleanup(func() { cancel(); <-h.done })
+	return h
+}
+
+func event(seq uint64, topic string) *eventlog.Event {
+	return &eventlog.Event{ID: eventid.ID{Ms: 1, Seq: seq}, Topic: topic, Wire: []byte("x")}
+}
+
+func recv(t *testing.T, c *Client) *eventlog.Event {
+	t.Helper()
+	select {
+	case ev := <-c.Events():
+		return ev
+	case <-time.After(wait):
+		t.Fatal("no event")
+		return nil
+	}
+}
+
+func TestSubscribeReturnsLastDelivered(t *testing.T) {
+	t.Parallel()
+	h := running(t, Options{})
+	watcher, last, err := h.Subscribe([]string{"a"})
+	require.NoError(t, err)
+	require.True(t, last.IsZero())
+	h.Deliver(event(1, "b"))
+	h.Deliver(event(2, "a"))
+	recv(t, watcher) // the hub has handed out both events
+	_, last, err = h.Subscribe([]string{"a"})
+	require.NoError(t, err)
+	require.Equal(t, eventid.ID{Ms: 1, Seq: 2}, last)
+}
+
+func TestTopicIsolation(t *testing.T) {
+	t.Parallel()
+	h := running(t, Options{})
+	a, _, err := h.Subscribe([]string{"a"})
+	require.NoError(t, err)
+	ab, _, err := h.Subscribe([]string{"a", "b"})
+	require.NoError(t, err)
+	h.Deliver(event(1, "b"))
+	h.Deliver(event(2, "a"))
+	require.Equal(t, uint64(2), recv(t, a).ID.Seq)
+	require.Equal(t, uint64(1), recv(t, ab).ID.Seq)
+	require.Equal(t, uint64(2), recv(t, ab).ID.Seq)
+}
+
+func TestSlowClientIsCutOffOthersKeepReceiving(t *testing.T) {
+	t.Parallel()
+	h := running(t, Options{ClientBuffer: 2})
+	slow, _, err := h.Subscribe([]string{"a"})
+	require.NoError(t, err)
+	fast, _, err := h.Subscribe([]string{"a"})
+	require.NoError(t, err)
+	for i := uint64(1); i <= 5; i++ {
+		h.Deliver(event(i, "a"))
+		require.Equal(t, i, recv(t, fast).ID.Seq)
+	}
+	// slow never read: it holds its two events, then its queue is closed.
+	require.Equal(t, uint64(1), recv(t, slow).ID.Seq)
+	require.Equal(t, uint64(2), recv(t, slow).ID.Seq)
+	_, open := <-slow.Events()
+	require.False(t, open)
+	require.Equal(t, ReasonSlow, slow.Reason())
+	require.Equal(t, 1, h.Len())
+}
+
+func TestLimitAndDrain(t *testing.T) {
+	t.Parallel()
+	h := running(t, Options{MaxClients: 1})
+	c, _, err := h.Subscribe([]string{"a"})
+	require.NoError(t, err)
+	_, _, err = h.Subscribe([]string{"a"})
+	require.ErrorIs(t, err, ErrFull)
+
+	h.Drain()
+	_, open := <-c.Events()
+	require.False(t, open)
+	require.Equal(t, ReasonShutdown, c.Reason())
+	_, _, err = h.Subscribe([]string{"a"})
+	require.ErrorIs(t, err, ErrDraining)
+	require.True(t, h.Draining())
+}
+
+func TestUnsubscribeRemovesFromEveryTopic(t *testing.T) {
+	t.Parallel()
+	h := running(t, Options{})
+	cs := make([]*Client, 5)
+	for i := range cs {
+		c, _, err := h.Subscribe([]string{"a", "b"})
+		require.NoError(t, err)
+		cs[i] = c
+	}
+	h.Unsubscribe(cs[1], ReasonClient)
+	h.Unsubscribe(cs[4], ReasonClient)
+	h.Unsubscribe(cs[4], ReasonClient) // twice is harmless
+	h.Deliver(event(1, "b"))
+	for _, i := range []int{0, 2, 3} {
+		require.Equal(t, uint64(1), recv(t, cs[i]).ID.Seq)
+	}
+	require.Equal(t, 3, h.Len())
+	require.Empty(t, cs[1].Events())
+}
+
+func TestHeartbeatPingsIdleClients(t *testing.T) {
+	t.Parallel()
+	h := running(t, Options{Heartbeat: 20 * time.Millisecond})
+	c, _, err := h.Subscribe([]string{"a"})
+	require.NoError(t, err)
+	ev := recv(t, c)
+	require.True(t, ev.ID.IsZero())
+	require.Equal(t, ": ping\n\n", string(ev.Wire))
+}
+
+func BenchmarkFanout10k(b *testing.B) {
+	h := New(Options{ClientBuffer: 1 << 20, Heartbeat: time.Hour})
+	clients := make([]*Client, 10_000)
+	for i := range clients {
+		clients[i] = &Client{ch: make(chan *eventlog.Event, 4), topics: []string{"a"}, slots: make([]int, 1)}
+		require.NoError(b, h.add(clients[i]))
+	}
+	ev := event(1, "a")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		h.fanout(ev)
+		for _, c := range clients {
+			<-c.ch
+		}
+	}
+}
+
+func TestFanoutDoesNotAllocate(t *testing.T) {
+	h := New(Options{ClientBuffer: 4, Heartbeat: time.Hour})
+	c := &Client{ch: make(chan *eventlog.Event, 4), topics: []string{"a"}, slots: make([]int, 1)}
+	require.NoError(t, h.add(c))
+	ev := event(1, "a")
+	allocs := testing.AllocsPerRun(100, func() {
+		h.fanout(ev)
+		<-c.ch
+	})
+	require.Zero(t, allocs)
+}
