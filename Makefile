@@ -38,7 +38,8 @@ FUZZ_TARGETS = \
 	./internal/topic:FuzzValid \
 	./internal/handler:FuzzDecodePublish \
 	./internal/auth:FuzzPatterns \
-	./internal/auth:FuzzVerify
+	./internal/auth:FuzzVerify \
+	./internal/auth:FuzzRedact
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -3,6 +3,7 @@ package auth
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -89,4 +90,28 @@ func TestRedactIsFreeWithoutCredentials(t *testing.T) {
 	h := Redact("ssehub_token", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	w := httptest.NewRecorder()
 	require.Zero(t, testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) }))
+}
+
+// FuzzRedact checks that no ticket parameter survives redaction, whatever
+// the query looks like, and that the one the handler gets is the one sent.
+func FuzzRedact(f *testing.F) {
+	for _, q := range []string{"ticket=abc", "topic=a&ticket=abc&topic=b", "tick%65t=abc", "ticket=a&ticket=b",
+		"ticket=%zz", "ticket", "ticket=&x=1", "a=1;ticket=2"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		r := httptest.NewRequest(http.MethodGet, "/sse", nil)
+		r.URL.RawQuery = q
+		r.RequestURI = r.URL.RequestURI()
+		s := serve(t, r)
+		_, rawQuery, _ := strings.Cut(s.uri, "?")
+		// On error ParseQuery still returns every pair it could read.
+		got, _ := url.ParseQuery(rawQuery)
+		for _, v := range got[TicketParam] {
+			require.Equal(t, Redacted, v, "%q became %q", q, s.uri)
+		}
+		if sent, err := url.ParseQuery(q); err == nil && len(sent[TicketParam]) == 1 && sent[TicketParam][0] != "" {
+			require.Equal(t, sent[TicketParam][0], s.creds.Ticket)
+		}
+	})
 }
