@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -48,10 +49,19 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			apierr.Write(w, r, err)
 			return
 		}
-		if err := authorizeStream(svcCtx.Auth, r, topics); err != nil {
+		expires, err := authorizeStream(svcCtx.Auth, r, topics)
+		if err != nil {
 			metrics.Hub{}.Disconnected(hub.ReasonAuth)
 			apierr.Write(w, r, err)
 			return
+		}
+		// The stream ends when its token expires: one timer per stream,
+		// nothing per event.
+		ctx := r.Context()
+		if !expires.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, expires)
+			defer cancel()
 		}
 		lastID := r.Header.Get("Last-Event-ID")
 		if lastID == "" {
@@ -73,7 +83,10 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 		after, err := resume(r, st, svcCtx.Log, lastID, last, topic.Matcher(topics))
 		reason := hub.ReasonClient
 		if err == nil {
-			reason = st.Pump(r.Context(), client, after)
+			reason = st.Pump(ctx, client, after)
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			reason = hub.ReasonAuth
 		}
 		// A no-op when the hub already cut the client off.
 		svcCtx.Hub.Unsubscribe(client, reason)
@@ -96,19 +109,20 @@ func streamQuery(r *http.Request, defaults []string, limit int) (url.Values, []s
 }
 
 // authorizeStream checks the request's credential (once, for the whole
-// stream) against topics; a nil authenticator lets everyone in.
-func authorizeStream(a *auth.Authenticator, r *http.Request, topics []string) error {
+// stream) against topics and returns when the credential expires; a nil
+// authenticator lets everyone in, for good.
+func authorizeStream(a *auth.Authenticator, r *http.Request, topics []string) (time.Time, error) {
 	if a == nil {
-		return nil
+		return time.Time{}, nil
 	}
 	id, err := a.Stream(r.Context())
 	if err != nil {
-		return unauthorized(err)
+		return time.Time{}, unauthorized(err)
 	}
 	if t, ok := id.Subscribe.AllowsAll(topics); !ok {
-		return forbiddenTopic(t, "subscribing to")
+		return time.Time{}, forbiddenTopic(t, "subscribing to")
 	}
-	return nil
+	return id.Expires, nil
 }
 
 func subscribeError(err error, retryAfter time.Duration) error {

@@ -196,3 +196,19 @@ func TestWeakSecretIsAConfigError(t *testing.T) {
 	_, err := newServer(c)
 	require.ErrorIs(t, err, auth.ErrWeakSecret)
 }
+
+// TestStreamEndsWhenItsTokenExpires: the token is checked once, and the
+// stream lasts no longer than the token.
+func TestStreamEndsWhenItsTokenExpires(t *testing.T) {
+	t.Parallel()
+	inst := testkit.Start(t, authConfig(t, "TickInterval: 1h"))
+	// exp has whole seconds: 2s from now is 1-2s away.
+	tok, err := auth.Mint(secret, "x", auth.Grants{Subscribe: []string{"news"}}, 2*time.Second)
+	require.NoError(t, err)
+	before := metric(t, inst.URL, authRejects)
+	s := testkit.Open(t, inst.URL+"/sse?topic=news", bearer(tok))
+	s.End(t)
+	// The hub counts the stream just after the server ends it.
+	require.Eventually(t, func() bool { return metricNow(inst.URL, authRejects) > before },
+		testkit.Wait, 10*time.Millisecond, "counted with reason auth")
+}
