@@ -39,6 +39,9 @@ type SseConf struct {
 	PublishOpen bool `json:",default=false"`
 	// MaxClientsPerIP caps the open streams of one remote address; 0 = no cap.
 	MaxClientsPerIP int `json:",default=256,range=[0:10000000]"`
+	// TrustedProxies are the addresses (or CIDRs) of reverse proxies whose
+	// X-Forwarded-For names the client; from anyone else it is ignored.
+	TrustedProxies []string `json:",optional"`
 	// PublishRate is the publishes per second allowed per token (per remote
 	// address while Auth is off), in bursts of PublishBurst; 0 = no limit.
 	// POST /tickets has a bucket of the same size of its own.

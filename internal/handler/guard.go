@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"net"
 	"net/http"
 	"time"
 
@@ -22,16 +21,6 @@ func forbiddenTopic(topic, what string) error {
 func rateLimited(r *limiter.Rate) error {
 	return &apierr.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
 		Message: "too many requests for this token or address; slow down", RetryAfter: r.RetryAfter()}
-}
-
-// remoteIP is the peer's address. X-Forwarded-For is not trusted: anyone can
-// send it, so a per-IP cap keyed on it could be dodged or aimed at others.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // seconds rounds d up to whole seconds, for expiresIn.

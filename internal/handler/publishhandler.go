@@ -51,7 +51,7 @@ func PublishHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			apierr.Write(w, r, err)
 			return
 		}
-		key := remoteIP(r)
+		key := svcCtx.ClientIP.Of(r)
 		if who != nil {
 			key = who.Key
 		}

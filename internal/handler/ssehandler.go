@@ -36,7 +36,7 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 	conf := svcCtx.Config.Sse
 	return func(w http.ResponseWriter, r *http.Request) {
 		// The cap comes first, so a ticket is not spent on a refused stream.
-		ip := remoteIP(r)
+		ip := svcCtx.ClientIP.Of(r)
 		if !svcCtx.StreamsPerIP.Acquire(ip) {
 			metrics.Hub{}.Disconnected(hub.ReasonLimit)
 			apierr.Write(w, r, apierr.Unavailable("too_many_streams",

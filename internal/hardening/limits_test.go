@@ -89,3 +89,24 @@ func TestSlowHeaderConnectionIsDropped(t *testing.T) {
 	require.NoError(t, err)
 	requireDropped(t, conn)
 }
+
+func forwardedFor(ip string) http.Header {
+	return http.Header{"X-Forwarded-For": {ip}}
+}
+
+func TestForwardedForCannotDodgeTheStreamCap(t *testing.T) {
+	t.Parallel()
+	inst := testkit.StartDefault(t, "MaxClientsPerIP: 1")
+	testkit.Open(t, inst.URL+"/sse?topic=a", forwardedFor("198.51.100.1"))
+	resp, body := do(t, http.MethodGet, inst.URL+"/sse?topic=a", forwardedFor("198.51.100.2"), "")
+	requireAPIError(t, resp, body, http.StatusServiceUnavailable, "too_many_streams")
+}
+
+func TestStreamCapPerClientBehindTrustedProxy(t *testing.T) {
+	t.Parallel()
+	inst := testkit.StartDefault(t, "MaxClientsPerIP: 1\nTrustedProxies: [127.0.0.1]")
+	testkit.Open(t, inst.URL+"/sse?topic=a", forwardedFor("198.51.100.1"))
+	testkit.Open(t, inst.URL+"/sse?topic=a", forwardedFor("198.51.100.2"))
+	resp, body := do(t, http.MethodGet, inst.URL+"/sse?topic=a", forwardedFor("203.0.113.5, 198.51.100.1"), "")
+	requireAPIError(t, resp, body, http.StatusServiceUnavailable, "too_many_streams")
+}

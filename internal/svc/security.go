@@ -14,6 +14,7 @@ const maxRateKeys = 100_000
 type Security struct {
 	// Auth is nil while Auth is off.
 	Auth         *auth.Authenticator
+	ClientIP     *limiter.ClientIP
 	StreamsPerIP *limiter.Counter
 	PublishRate  *limiter.Rate
 	TicketRate   *limiter.Rate
@@ -22,6 +23,10 @@ type Security struct {
 // NewSecurity builds the authenticator and the limiters of c.
 func NewSecurity(c config.Config) (Security, error) {
 	a, err := auth.New(c.Auth)
+	if err != nil {
+		return Security{}, err
+	}
+	clientIP, err := limiter.NewClientIP(c.Sse.TrustedProxies)
 	if err != nil {
 		return Security{}, err
 	}
@@ -35,6 +40,7 @@ func NewSecurity(c config.Config) (Security, error) {
 	}
 	return Security{
 		Auth:         a,
+		ClientIP:     clientIP,
 		StreamsPerIP: limiter.NewCounter(c.Sse.MaxClientsPerIP),
 		PublishRate:  pub,
 		TicketRate:   tickets,
