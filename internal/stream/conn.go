@@ -13,16 +13,19 @@ import (
 // queue. A writer serves it only while it holds scheduled, so its plain
 // fields have one user at a time.
 type Conn struct {
-	id     uint64
-	nc     net.Conn
-	fd     int
-	client *hub.Client
-	after  eventid.ID
+	id      uint64
+	nc      net.Conn
+	fd      int
+	client  *hub.Client
+	after   eventid.ID
+	expires int64  // unix nanos the token expires, or 0
+	onEnd   func() // from Adoption.OnEnd
 
 	scheduled atomic.Bool  // queued for or held by a writer
 	dirty     atomic.Bool  // something happened since the writer last looked
 	gone      atomic.Bool  // the peer closed (from the poller)
 	stalled   atomic.Bool  // a write waited longer than the write timeout
+	expired   atomic.Bool  // the token expired (from the poller's sweep)
 	waitSince atomic.Int64 // unix nanos a short write started waiting, or 0
 
 	pending []byte // the unwritten tail of a short write

@@ -55,9 +55,10 @@ type Pool struct {
 	// ended ones not yet unsubscribed. Keeping it within capacity keeps the
 	// queue from filling, so the hub never blocks on it.
 	held int
-	// waiting counts streams with a short write outstanding, so the sweep
-	// for stalled ones costs nothing while there are none.
-	waiting atomic.Int64
+	// waiting counts streams with a short write outstanding and expiring
+	// those whose token expires, so the sweep costs nothing without them.
+	waiting  atomic.Int64
+	expiring int
 }
 
 // NewPool returns a pool for up to capacity streams of h, or nil where the
@@ -117,11 +118,21 @@ func (p *Pool) Wait(ctx context.Context) {
 	}
 }
 
+// Adoption is what a taken-over stream carries on from its handler.
+type Adoption struct {
+	// After is the id at or before which queued events are duplicates.
+	After eventid.ID
+	// Expires, if set, ends the stream (reason auth) when its token expires.
+	Expires time.Time
+	// OnEnd, if set, runs once when the stream has ended and left the hub.
+	OnEnd func()
+}
+
 // Adopt takes the stream of w over once its preamble and history are out,
 // and reports whether it did; if not, the caller keeps pumping. Only
 // plain-text HTTP/1.1 streams qualify: their body is chunked and the
 // connection is a socket. After Adopt the handler may return at once.
-func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, after eventid.ID) bool {
+func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, a Adoption) bool {
 	if p == nil || r.TLS != nil || !r.ProtoAtLeast(1, 1) || r.ProtoMajor != 1 {
 		return false
 	}
@@ -133,7 +144,7 @@ func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, afte
 		p.release()
 		return false
 	}
-	conn, err := p.register(nc, rw.Writer.Buffered(), c, after)
+	conn, err := p.register(nc, rw.Writer.Buffered(), c, a)
 	if err != nil {
 		// The response is no longer net/http's: end it, and let the
 		// client come back.
@@ -141,6 +152,9 @@ func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, afte
 		_ = nc.Close()
 		p.hub.Unsubscribe(c, hub.ReasonClient)
 		p.release()
+		if a.OnEnd != nil {
+			a.OnEnd()
+		}
 		return true
 	}
 	c.Notify(conn.notify(p))
@@ -148,7 +162,7 @@ func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, afte
 	return true
 }
 
-func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, after eventid.ID) (*Conn, error) {
+func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*Conn, error) {
 	if buffered > 0 {
 		return nil, fmt.Errorf("%d response bytes still buffered", buffered)
 	}
@@ -170,7 +184,11 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, after eventid.
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.nextID++
-	conn := &Conn{id: p.nextID, nc: nc, fd: fd, client: c, after: after}
+	conn := &Conn{id: p.nextID, nc: nc, fd: fd, client: c, after: a.After, onEnd: a.OnEnd}
+	if !a.Expires.IsZero() {
+		conn.expires = a.Expires.UnixNano()
+		p.expiring++
+	}
 	if err := p.poller.add(fd, conn.id); err != nil {
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
@@ -225,6 +243,12 @@ func (p *Pool) serve(c *Conn, buf []byte) []byte {
 		return buf
 	case c.stalled.Load():
 		p.end(c, hub.ReasonSlow)
+		return buf
+	case c.expired.Load():
+		if len(c.pending) == 0 {
+			_, _ = writeFD(c.fd, []byte(endOfBody))
+		}
+		p.end(c, hub.ReasonAuth)
 		return buf
 	}
 	if len(c.pending) > 0 {
@@ -290,6 +314,9 @@ drain:
 		// The hub cut the client off and counted it already.
 		p.finish(c)
 		p.release()
+		if c.onEnd != nil {
+			c.onEnd()
+		}
 	} else if len(queue) > 0 {
 		c.dirty.Store(true)
 	}
@@ -316,6 +343,9 @@ func (p *Pool) end(c *Conn, r hub.Reason) {
 	p.finish(c)
 	p.hub.Unsubscribe(c.client, r)
 	p.release()
+	if c.onEnd != nil {
+		c.onEnd()
+	}
 }
 
 // reserve takes capacity for a stream about to be taken over.
@@ -350,6 +380,9 @@ func (p *Pool) finishLocked(c *Conn) {
 	if c.pending != nil {
 		p.waiting.Add(-1)
 	}
+	if c.expires != 0 {
+		p.expiring--
+	}
 	delete(p.conns, c.id)
 	_ = p.poller.remove(c.fd)
 	_ = c.nc.Close()
@@ -381,26 +414,35 @@ func (p *Pool) poll(ctx context.Context) {
 		}
 		if now := time.Now(); now.Sub(lastSweep) >= pollEvery {
 			lastSweep = now
-			p.sweep(now.Add(-p.writeTimeout).UnixNano())
+			p.sweep(now)
 		}
 	}
 }
 
-// sweep marks streams whose write has waited since before limit.
-func (p *Pool) sweep(limit int64) {
-	if p.writeTimeout <= 0 || p.waiting.Load() == 0 {
+// sweep marks streams whose write has waited since before stallLimit, or
+// whose token expired before now.
+func (p *Pool) sweep(now time.Time) {
+	stallLimit := now.Add(-p.writeTimeout).UnixNano()
+	checkStalls := p.writeTimeout > 0 && p.waiting.Load() > 0
+	var marked []*Conn
+	p.mu.Lock()
+	if !checkStalls && p.expiring == 0 {
+		p.mu.Unlock()
 		return
 	}
-	p.mu.Lock()
-	var stalled []*Conn
 	for _, c := range p.conns {
-		if since := c.waitSince.Load(); since != 0 && since < limit {
-			stalled = append(stalled, c)
+		switch {
+		case checkStalls && c.waitSince.Load() != 0 && c.waitSince.Load() < stallLimit:
+			c.stalled.Store(true)
+		case c.expires != 0 && c.expires <= now.UnixNano():
+			c.expired.Store(true)
+		default:
+			continue
 		}
+		marked = append(marked, c)
 	}
 	p.mu.Unlock()
-	for _, c := range stalled {
-		c.stalled.Store(true)
+	for _, c := range marked {
 		p.kick(c)
 	}
 }

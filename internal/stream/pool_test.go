@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,8 @@ func (g gone) next(t *testing.T) hub.Reason {
 }
 
 type fixture struct {
+	expires atomic.Int64 // unix nanos a new stream's token expires, or 0
+	ended   chan struct{}
 	hub     *hub.Hub
 	pool    *Pool
 	gone    gone
@@ -58,7 +61,7 @@ func start(t testing.TB, clientBuffer int, tls bool) *fixture {
 
 func startWith(t testing.TB, clientBuffer int, tls bool, capacity int) *fixture {
 	t.Helper()
-	f := &fixture{gone: make(gone, 16), adopted: make(chan bool, 16)}
+	f := &fixture{gone: make(gone, 16), adopted: make(chan bool, 16), ended: make(chan struct{}, 16)}
 	f.hub = hub.New(hub.Options{ClientBuffer: clientBuffer, Heartbeat: time.Hour, Observer: f.gone})
 	f.pool = NewPool(f.hub, capacity, time.Second, wait)
 	require.NotNil(t, f.pool)
@@ -77,7 +80,11 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int) *fixture 
 			f.hub.Unsubscribe(c, hub.ReasonClient)
 			return
 		}
-		adopted := f.pool.Adopt(w, r, c, eventid.ID{})
+		a := Adoption{OnEnd: func() { f.ended <- struct{}{} }}
+		if ns := f.expires.Load(); ns != 0 {
+			a.Expires = time.Unix(0, ns)
+		}
+		adopted := f.pool.Adopt(w, r, c, a)
 		f.adopted <- adopted
 		if !adopted {
 			f.hub.Unsubscribe(c, st.Pump(r.Context(), c, eventid.ID{}))
@@ -133,6 +140,30 @@ func TestPoolNoticesClientLeaving(t *testing.T) {
 	require.NoError(t, c.Close())
 	require.Equal(t, hub.ReasonClient, f.gone.next(t))
 	require.Equal(t, 0, f.hub.Len())
+}
+
+// TestPoolEndsStreamWhenTokenExpires: the stream ends (reason auth) with a
+// terminated body, and its handler's OnEnd runs, e.g. to free a per-address slot.
+func TestPoolEndsStreamWhenTokenExpires(t *testing.T) {
+	t.Parallel()
+	f := start(t, 8, false)
+	f.expires.Store(time.Now().Add(100 * time.Millisecond).UnixNano())
+	resp, err := http.Get(f.srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.True(t, <-f.adopted)
+	r := sse.NewReader(resp.Body)
+	_, err = r.Next()
+	require.NoError(t, err)
+	_, err = r.Next()
+	require.ErrorIs(t, err, io.EOF)
+	require.False(t, errors.Is(err, io.ErrUnexpectedEOF))
+	require.Equal(t, hub.ReasonAuth, f.gone.next(t))
+	select {
+	case <-f.ended:
+	case <-time.After(wait):
+		t.Fatal("OnEnd did not run")
+	}
 }
 
 func TestPoolDeliversChunkedEvents(t *testing.T) {

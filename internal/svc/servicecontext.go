@@ -41,6 +41,7 @@ type ServiceContext struct {
 	// Streams serves taken-over streams; nil when Sse.Hijack is off or the
 	// platform has no epoll.
 	Streams *stream.Pool
+	Security
 
 	ctx    context.Context
 	cancel context.CancelFunc
