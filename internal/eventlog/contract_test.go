@@ -76,13 +76,6 @@ func running(t *testing.T, l Log) func() []*Event {
 		}
 		<-done
 	})
-	if isRedis {
-		select {
-		case <-r.positioned:
-		case <-time.After(waitFor):
-			t.Fatal("redis reader did not start")
-		}
-	}
 	return func() []*Event {
 		mu.Lock()
 		defer mu.Unlock()

@@ -2,7 +2,6 @@ package eventlog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -17,15 +16,9 @@ import (
 
 var _ Log = (*Redis)(nil)
 
-// errNotPositioned says the reader has not yet learnt where the stream stands,
-// so a replay could not tell which events will still come live.
-var errNotPositioned = errors.New("the Redis reader has not started yet")
-
 const (
 	// replayPage is how many entries one XRANGE reads.
 	replayPage = 512
-	// positionWait bounds how long a replay waits for the reader to start.
-	positionWait = 5 * time.Second
 	// noAgeKeyTTL keeps idempotency keys when Replay.MaxAge is 0 (no age
 	// limit); Append checks that the keyed event is still retained anyway.
 	noAgeKeyTTL = 24 * time.Hour
@@ -80,21 +73,25 @@ type Redis struct {
 	stream string
 	epoch  string
 
-	up         atomic.Bool
-	upMu       sync.Mutex // orders OnUp calls
-	reported   bool       // OnUp was called once; guarded by upMu
-	positioned chan struct{}
-	start      atomic.Pointer[eventid.ID] // the stream's last id when the reader started
+	// start splits the stream: entries after it come live through Run,
+	// entries up to it are history only. It is the millisecond before the
+	// log was made, so an event published once a client subscribed reaches
+	// it even if the reader could not reach Redis yet at that time.
+	start eventid.ID
+
+	up       atomic.Bool
+	upMu     sync.Mutex // orders OnUp calls
+	reported bool       // OnUp was called once; guarded by upMu
 }
 
 // NewRedis returns a log on rdb; the caller owns rdb and closes it.
 func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
 	return &Redis{
-		rdb:        rdb,
-		opts:       opts,
-		stream:     opts.Prefix + ":events",
-		epoch:      opts.Prefix + ":epoch",
-		positioned: make(chan struct{}),
+		rdb:    rdb,
+		opts:   opts,
+		stream: opts.Prefix + ":events",
+		epoch:  opts.Prefix + ":epoch",
+		start:  eventid.ID{Ms: uint64(time.Now().UnixMilli() - 1)},
 	}
 }
 
@@ -130,17 +127,13 @@ func (l *Redis) Append(ctx context.Context, m Message) (eventid.ID, bool, error)
 	return id, dup == 1, nil
 }
 
-// Replay reads the matching entries in (after, upto]. upto is raised to the
-// reader's start: entries up to it never come live on this instance. A
+// Replay reads the matching entries in (after, upto]. upto is raised to
+// start: entries up to it never come live on this instance. A
 // client id later than upto but within the stream was issued by another
 // instance; it is Known, and the stream writer skips live events up to it.
 func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool) ([]*Event, Position, error) {
-	start, err := l.waitStart(ctx)
-	if err != nil {
-		return nil, Unknown, err
-	}
-	if upto.Less(start) {
-		upto = start
+	if upto.Less(l.start) {
+		upto = l.start
 	}
 	pos, err := l.position(ctx, after)
 	if err != nil || pos == Unknown {
@@ -168,24 +161,6 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 		}
 	}
 	return out, pos, nil
-}
-
-func (l *Redis) waitStart(ctx context.Context) (eventid.ID, error) {
-	select {
-	case <-l.positioned:
-		return *l.start.Load(), nil
-	default:
-	}
-	t := time.NewTimer(positionWait)
-	defer t.Stop()
-	select {
-	case <-l.positioned:
-		return *l.start.Load(), nil
-	case <-t.C:
-		return eventid.ID{}, fmt.Errorf("%w: %w", ErrUnavailable, errNotPositioned)
-	case <-ctx.Done():
-		return eventid.ID{}, ctx.Err()
-	}
 }
 
 // position places after against the stream. Trimming does not record the

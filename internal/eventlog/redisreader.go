@@ -29,16 +29,17 @@ type reader struct {
 	deliver func(*Event)
 	started bool
 	checked bool       // the stream was inspected since the last error
-	pos     eventid.ID // the last entry delivered (or the start)
+	pos     eventid.ID // where the next XREAD starts
+	seen    eventid.ID // the last entry delivered, zero before the first
 	epoch   string     // the dataset marker seen at the last check
 }
 
-// Run is the instance's one reader: it starts at the stream's last id, then
-// hands every new entry to deliver in stream order. On an error it reports
+// Run is the instance's one reader: it hands every entry after the log's
+// start to deliver, in stream order. On an error it reports
 // Redis down, retries with backoff and resumes from its last id, so every
 // entry that reached the stream is delivered once Redis is back.
 func (l *Redis) Run(ctx context.Context, deliver func(*Event)) error {
-	r := &reader{l: l, deliver: deliver}
+	r := &reader{l: l, deliver: deliver, pos: l.start}
 	var backoff time.Duration
 	for ctx.Err() == nil {
 		err := r.step(ctx)
@@ -93,42 +94,38 @@ func (r *reader) step(ctx context.Context) error {
 				continue
 			}
 			r.deliver(ev)
-			r.pos = ev.ID
+			r.pos, r.seen = ev.ID, ev.ID
 		}
 	}
 	return nil
 }
 
-// check inspects the stream before reading: the first time it takes the
-// stream's last id as the start; after an error it finds out whether Redis
-// lost entries while the reader was away and, if so, calls OnLost.
+// check inspects Redis before reading: the first time it notes the dataset
+// marker; after an error it finds out whether Redis lost entries while the
+// reader was away and, if so, calls OnLost.
 func (r *reader) check(ctx context.Context) error {
 	epoch, err := r.l.currentEpoch(ctx)
 	if err != nil {
 		return err
 	}
+	if !r.started {
+		r.started, r.epoch = true, epoch
+		return nil
+	}
 	info, err := r.l.info(ctx)
 	if err != nil {
 		return err
 	}
-	if !r.started {
-		if info != nil {
-			r.pos = info.last
-		}
-		start := r.pos
-		r.l.start.Store(&start)
-		close(r.l.positioned)
-		r.started, r.epoch = true, epoch
-		return nil
-	}
 	lost := epoch != r.epoch ||
-		(info == nil && !r.pos.IsZero()) ||
-		(info != nil && info.last.Less(r.pos))
+		(info == nil && !r.seen.IsZero()) ||
+		(info != nil && info.last.Less(r.seen))
 	r.epoch = epoch
 	if !lost {
 		return nil
 	}
 	logx.Errorw("redis lost events: every client is told to resume", logx.Field("position", r.pos.String()))
+	// Read what Redis holds now that is not delivered yet: an empty stream
+	// from its beginning, an older snapshot from its end.
 	switch {
 	case info == nil:
 		r.pos = eventid.ID{}

@@ -4,8 +4,12 @@ package svc
 
 import (
 	"context"
+	"crypto/tls"
 	"syscall"
+	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/zeromicro/go-zero/core/logx"
 	"github.com/zeromicro/go-zero/core/proc"
 	"github.com/zeromicro/go-zero/core/threading"
@@ -18,6 +22,10 @@ import (
 	"ssehub/internal/ticker"
 )
 
+// redisTimeout bounds one Redis dial, read or write, so a publish against an
+// unreachable Redis fails fast with 503 instead of hanging.
+const redisTimeout = 2 * time.Second
+
 // descriptorReserve is kept free of streams for listeners, Redis, logs and
 // the health checks, when MaxClients is derived from the descriptor limit.
 const descriptorReserve = 100
@@ -29,6 +37,7 @@ type ServiceContext struct {
 	Log        eventlog.Log
 	Hub        *hub.Hub
 
+	redis  *redis.Client // nil in memory mode
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -40,10 +49,9 @@ func NewServiceContext(c config.Config) *ServiceContext {
 		maxClients = derivedMaxClients()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &ServiceContext{
+	s := &ServiceContext{
 		Config:     c,
 		MaxClients: maxClients,
-		Log:        eventlog.NewMemory(c.Sse.Replay.Size, c.Sse.Replay.MaxAge),
 		Hub: hub.New(hub.Options{
 			MaxClients:   maxClients,
 			ClientBuffer: c.Sse.ClientBuffer,
@@ -53,6 +61,44 @@ func NewServiceContext(c config.Config) *ServiceContext {
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	if !c.Redis.Enabled() {
+		s.Log = eventlog.NewMemory(c.Sse.Replay.Size, c.Sse.Replay.MaxAge)
+		return s
+	}
+	s.redis = newRedisClient(c.Redis)
+	s.Log = eventlog.NewRedis(s.redis, eventlog.RedisOptions{
+		Prefix: c.Redis.KeyPrefix,
+		Size:   c.Sse.Replay.Size,
+		MaxAge: c.Sse.Replay.MaxAge,
+		OnUp:   metrics.RedisUp,
+		// Cutting every client sends each back with its own Last-Event-ID,
+		// and resume then places it (Gone or Unknown: a reset) against what
+		// Redis still holds.
+		OnLost: func() { s.Hub.CutAll(hub.ReasonResync) },
+	})
+	return s
+}
+
+// newRedisClient is the process's one Redis pool, shared by the log and the
+// ticker lease. go-redis retries are off: a retried append whose first reply
+// was lost would append twice; the reader retries on its own.
+func newRedisClient(c config.RedisConf) *redis.Client {
+	opts := &redis.Options{
+		Addr:            c.Addr,
+		Password:        c.Password,
+		DialTimeout:     redisTimeout,
+		ReadTimeout:     redisTimeout,
+		WriteTimeout:    redisTimeout,
+		MaxRetries:      -1,
+		DisableIdentity: true,
+		MaintNotificationsConfig: &maintnotifications.Config{
+			Mode: maintnotifications.ModeDisabled,
+		},
+	}
+	if c.TLS {
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return redis.NewClient(opts)
 }
 
 // derivedMaxClients leaves descriptorReserve descriptors of the process limit
@@ -76,21 +122,32 @@ func (s *ServiceContext) Start() {
 			logx.Errorw("event log stopped", logx.Field("error", err.Error()))
 		}
 	})
-	if s.Config.Sse.TickInterval > 0 {
+	if every := s.Config.Sse.TickInterval; every > 0 {
+		publish := func(ctx context.Context, m eventlog.Message) error {
+			_, _, err := s.Publish(ctx, m)
+			return err
+		}
 		threading.GoSafe(func() {
-			ticker.Run(s.ctx, s.Config.Sse.TickInterval, func(ctx context.Context, m eventlog.Message) error {
-				_, _, err := s.Publish(ctx, m)
-				return err
-			})
+			if s.redis == nil {
+				ticker.Run(s.ctx, every, publish)
+				return
+			}
+			ticker.RunShared(s.ctx, every, ticker.NewRedisLease(s.redis, s.Config.Redis.KeyPrefix, every), publish)
 		})
 	}
 	proc.AddWrapUpListener(s.Hub.Drain)
 }
 
-// Stop ends the hub, the log and the ticker.
+// Stop ends the hub, the log and the ticker; closing the Redis pool also
+// ends the reader's blocked XREAD.
 func (s *ServiceContext) Stop() {
 	s.Hub.Drain()
 	s.cancel()
+	if s.redis != nil {
+		if err := s.redis.Close(); err != nil {
+			logx.Errorw("closing redis", logx.Field("error", err.Error()))
+		}
+	}
 }
 
 // Publish appends m to the log and counts it.
@@ -102,7 +159,11 @@ func (s *ServiceContext) Publish(ctx context.Context, m eventlog.Message) (event
 	return id, dup, err
 }
 
-// Ready reports whether the service takes new streams.
+// Ready reports whether the service takes new streams and publishes: not
+// while draining, nor in Redis mode while Redis is unreachable.
 func (s *ServiceContext) Ready() bool {
+	if up, ok := s.Log.(interface{ Up() bool }); ok && !up.Up() {
+		return false
+	}
 	return !s.Hub.Draining()
 }
