@@ -4,6 +4,7 @@ package redistest
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -49,14 +50,22 @@ func Need(t testing.TB, name, path string) string {
 }
 
 // Start runs redis-server without persistence on a free port and stops
-// it at cleanup.
+// it at cleanup. A port taken between choosing and binding it is retried.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	r := &Server{Port: FreePort(t), dir: t.TempDir()}
-	r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Port))
-	r.Start(t)
+	r := &Server{dir: t.TempDir()}
 	t.Cleanup(r.Kill)
-	return r
+	for try := 0; ; try++ {
+		r.Port = FreePort(t)
+		r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Port))
+		out, err := r.launch(t)
+		if err == nil {
+			return r
+		}
+		if try == 2 || !strings.Contains(out, "Address already in use") {
+			t.Fatalf("redis-server on port %d: %v\n%s", r.Port, err, out)
+		}
+	}
 }
 
 // FreePort returns a loopback port that was free a moment ago.
@@ -68,29 +77,49 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Start runs the server (again) on its port, with its data directory, and
-// waits until it accepts commands.
+// Start runs the server again on its port, with its data directory.
 func (r *Server) Start(t testing.TB) {
+	t.Helper()
+	if out, err := r.launch(t); err != nil {
+		t.Fatalf("redis-server on port %d: %v\n%s", r.Port, err, out)
+	}
+}
+
+// launch runs redis-server and waits until it accepts commands; on failure
+// it returns what the server printed.
+func (r *Server) launch(t testing.TB) (string, error) {
 	t.Helper()
 	bin := Need(t, "redis-server", "/usr/bin/redis-server")
 	cmd := exec.Command(bin, "--save", "", "--appendonly", "no", "--port", strconv.Itoa(r.Port),
 		"--bind", "127.0.0.1", "--dir", r.dir, "--dbfilename", "dump.rdb")
 	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
+	if err != nil {
+		return "", err
+	}
 	cmd.Stderr = cmd.Stdout
-	require.NoError(t, cmd.Start())
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	var log strings.Builder
+	var logMu sync.Mutex
 	done := make(chan struct{})
 	ready := make(chan struct{})
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(out)
 		once := sync.Once{}
 		for sc.Scan() {
+			logMu.Lock()
+			log.WriteString(sc.Text() + "\n")
+			logMu.Unlock()
 			if strings.Contains(sc.Text(), "Ready to accept connections") {
 				once.Do(func() { close(ready) })
 			}
 		}
 	}()
 	go func() {
+		<-scanned
 		_ = cmd.Wait()
 		close(done)
 	}()
@@ -99,10 +128,13 @@ func (r *Server) Start(t testing.TB) {
 	r.mu.Unlock()
 	select {
 	case <-ready:
+		return "", nil
 	case <-done:
-		t.Fatalf("redis-server on port %d exited at start", r.Port)
+		logMu.Lock()
+		defer logMu.Unlock()
+		return log.String(), errors.New("exited at start")
 	case <-time.After(wait):
-		t.Fatalf("redis-server on port %d did not get ready", r.Port)
+		return "", errors.New("not ready in time")
 	}
 }
 
