@@ -111,6 +111,9 @@ func (s *shared) turn(ctx context.Context, now time.Time) bool {
 		s.failing, s.holding = true, false
 		return false
 	}
+	if held != s.holding {
+		logx.WithContext(ctx).Infow("tick lease", logx.Field("holding", held), logx.Field("seq", seq))
+	}
 	s.failing, s.holding = false, held
 	if held {
 		if err := s.publish(ctx, Message(now, seq)); err != nil {
