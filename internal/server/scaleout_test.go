@@ -17,46 +17,15 @@ import (
 	"ssehub/internal/testkit"
 )
 
-// redisYAML is a process config in Redis mode; sse lines go under Sse.
-func redisYAML(name, addr, sse string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Name: %s\nHost: 127.0.0.1\nPort: 0\nLog:\n  Mode: console\n  Encoding: plain\n  Level: info\n  Stat: false\n", name)
-	b.WriteString("Sse:\n  PublishOpen: true\n")
-	for _, l := range strings.Split(strings.TrimSpace(sse), "\n") {
-		if l != "" {
-			b.WriteString("  " + strings.TrimSpace(l) + "\n")
-		}
-	}
-	fmt.Fprintf(&b, "Redis:\n  Addr: %s\n  KeyPrefix: scale\n", addr)
-	return b.String()
-}
-
 // instances starts n ssehub processes sharing srv and waits until each is ready.
 func instances(t *testing.T, srv *redistest.Server, n int, sse string) []*testkit.Process {
 	t.Helper()
 	out := make([]*testkit.Process, n)
 	for i := range out {
-		out[i] = testkit.StartProcess(t, redisYAML(fmt.Sprintf("ssehub-%c", 'a'+i), srv.Addr, sse))
-		waitReady(t, out[i].URL, true)
+		out[i] = testkit.StartProcess(t, testkit.RedisYAML(fmt.Sprintf("ssehub-%c", 'a'+i), srv.Addr, sse))
+		testkit.WaitReady(t, out[i].URL, true)
 	}
 	return out
-}
-
-// waitReady waits until /readyz says ready (or not ready).
-func waitReady(t *testing.T, base string, ready bool) {
-	t.Helper()
-	want := http.StatusOK
-	if !ready {
-		want = http.StatusServiceUnavailable
-	}
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == want
-	}, testkit.Wait, 10*time.Millisecond, "readyz of %s never answered %d", base, want)
 }
 
 // tryPublish posts one event and returns the status and, on 200, the id.
@@ -145,8 +114,8 @@ func TestScaleOutTickerTakeover(t *testing.T) {
 	a := instances(t, srv, 1, "TickInterval: 1s")[0]
 	sa := testkit.Open(t, a.URL+"/sse", nil)
 	nextTick(t, sa) // a holds the lease
-	b := testkit.StartProcess(t, redisYAML("ssehub-b", srv.Addr, "TickInterval: 1s"))
-	waitReady(t, b.URL, true)
+	b := testkit.StartProcess(t, testkit.RedisYAML("ssehub-b", srv.Addr, "TickInterval: 1s"))
+	testkit.WaitReady(t, b.URL, true)
 	sb := testkit.Open(t, b.URL+"/sse", nil)
 	prev := nextTick(t, sb)
 	a.Signal(t, syscall.SIGKILL)
@@ -196,8 +165,8 @@ func TestScaleOutRedisOutage(t *testing.T) {
 	for range 5 {
 		publish(http.StatusServiceUnavailable)
 	}
-	waitReady(t, a.URL, false)
-	waitReady(t, b.URL, false)
+	testkit.WaitReady(t, a.URL, false)
+	testkit.WaitReady(t, b.URL, false)
 	require.Contains(t, metricsText(t, a.URL), "ssehub_redis_up 0")
 
 	var got []sse.Frame
@@ -214,8 +183,8 @@ func TestScaleOutRedisOutage(t *testing.T) {
 	publish(http.StatusServiceUnavailable)
 
 	srv.Start(t)
-	waitReady(t, a.URL, true)
-	waitReady(t, b.URL, true)
+	testkit.WaitReady(t, a.URL, true)
+	testkit.WaitReady(t, b.URL, true)
 	for range 5 {
 		publish(http.StatusOK)
 	}
@@ -244,7 +213,7 @@ func TestScaleOutRedisDataLossResets(t *testing.T) {
 	for _, f := range sa.End(t) {
 		require.False(t, f.HasID, "no event may arrive between the loss and the cut: %+v", f)
 	}
-	waitReady(t, a.URL, true)
+	testkit.WaitReady(t, a.URL, true)
 	s := testkit.Open(t, a.URL+"/sse?topic=news", http.Header{"Last-Event-ID": {last}})
 	reset := s.NextEvent(t)
 	require.Equal(t, "reset", reset.Event)
