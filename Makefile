@@ -18,3 +18,9 @@ test: vet
 
 clean:
 	rm -rf bin artifacts
+
+# Redis mode's cost: publish->delivery latency and events/s through a local
+# redis-server vs the in-memory log, bounded to 5000 events per case.
+.PHONY: bench-redis
+bench-redis:
+	$(GO) test -run '^$$' -bench 'PublishToDelivery|PublishThroughput' -benchtime 5000x -count 1 ./internal/eventlog/
