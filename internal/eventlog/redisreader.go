@@ -44,6 +44,9 @@ func (l *Redis) Run(ctx context.Context, deliver func(*Event)) error {
 	for ctx.Err() == nil {
 		err := r.step(ctx)
 		if err == nil {
+			if backoff > 0 {
+				logx.Infow("redis reader resumed", logx.Field("position", r.pos.String()))
+			}
 			backoff = 0
 			continue
 		}
@@ -52,9 +55,11 @@ func (l *Redis) Run(ctx context.Context, deliver func(*Event)) error {
 		}
 		l.setUp(false)
 		r.checked = false
+		if backoff == 0 {
+			// Once per outage; retries are quiet until it resumes.
+			logx.Errorw("redis reader", logx.Field("error", err.Error()), logx.Field("position", r.pos.String()))
+		}
 		backoff = min(max(2*backoff, minBackoff), maxBackoff)
-		logx.Errorw("redis reader", logx.Field("error", err.Error()), logx.Field("position", r.pos.String()),
-			logx.Field("retryIn", backoff.String()))
 		if !sleep(ctx, backoff) {
 			break
 		}

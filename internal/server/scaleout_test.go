@@ -226,3 +226,18 @@ func TestScaleOutRedisDataLossResets(t *testing.T) {
 	require.Equal(t, id, s.NextEvent(t).ID)
 	require.Contains(t, metricsText(t, a.URL), `ssehub_clients_disconnected_total{reason="resync"} 1`)
 }
+
+// Redis down from the start: the instance serves streams with heartbeats,
+// but is not ready and refuses publishes with a JSON 503.
+func TestRedisDownAtStart(t *testing.T) {
+	t.Parallel()
+	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	c := testkit.Config(t, "TickInterval: 100ms\nHeartbeatInterval: 200ms", "Redis:\n  Addr: "+addr+"\n")
+	srv := testkit.Start(t, c)
+	s := testkit.Open(t, srv.URL+"/sse", nil)
+	require.Equal(t, sse.Frame{Comment: "ok", IsComment: true}, s.Next(t))
+	require.Equal(t, sse.Frame{Comment: "ping", IsComment: true}, s.Next(t), "no tick without Redis, only heartbeats")
+	testkit.WaitReady(t, srv.URL, false)
+	code, _ := tryPublish(t, srv.URL, "news", "1")
+	require.Equal(t, http.StatusServiceUnavailable, code)
+}

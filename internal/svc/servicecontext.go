@@ -4,12 +4,9 @@ package svc
 
 import (
 	"context"
-	"crypto/tls"
 	"syscall"
-	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/zeromicro/go-zero/core/logx"
 	"github.com/zeromicro/go-zero/core/proc"
 	"github.com/zeromicro/go-zero/core/threading"
@@ -21,10 +18,6 @@ import (
 	"ssehub/internal/metrics"
 	"ssehub/internal/ticker"
 )
-
-// redisTimeout bounds one Redis dial, read or write, so a publish against an
-// unreachable Redis fails fast with 503 instead of hanging.
-const redisTimeout = 2 * time.Second
 
 // descriptorReserve is kept free of streams for listeners, Redis, logs and
 // the health checks, when MaxClients is derived from the descriptor limit.
@@ -77,28 +70,6 @@ func NewServiceContext(c config.Config) *ServiceContext {
 		OnLost: func() { s.Hub.CutAll(hub.ReasonResync) },
 	})
 	return s
-}
-
-// newRedisClient is the process's one Redis pool, shared by the log and the
-// ticker lease. go-redis retries are off: a retried append whose first reply
-// was lost would append twice; the reader retries on its own.
-func newRedisClient(c config.RedisConf) *redis.Client {
-	opts := &redis.Options{
-		Addr:            c.Addr,
-		Password:        c.Password,
-		DialTimeout:     redisTimeout,
-		ReadTimeout:     redisTimeout,
-		WriteTimeout:    redisTimeout,
-		MaxRetries:      -1,
-		DisableIdentity: true,
-		MaintNotificationsConfig: &maintnotifications.Config{
-			Mode: maintnotifications.ModeDisabled,
-		},
-	}
-	if c.TLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	return redis.NewClient(opts)
 }
 
 // derivedMaxClients leaves descriptorReserve descriptors of the process limit
