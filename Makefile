@@ -1,5 +1,5 @@
 GO ?= go
-CONFIG ?= etc/ssehub.yaml
+CONFIG ?= etc/ssehub-dev.yaml
 
 .PHONY: build run test vet bench fuzz clean
 
@@ -18,6 +18,35 @@ test: vet
 
 clean:
 	rm -rf bin artifacts
+
+# Browser tests in headless Chromium (docs/browser.md); `make screenshot`
+# rewrites docs/screenshot.png from the running page.
+.PHONY: e2e screenshot
+e2e:
+	$(GO) test -race -count=1 -timeout 5m ./internal/e2e/...
+
+screenshot:
+	UPDATE_SCREENSHOT=1 $(GO) test -count=1 -run TestPageScreenshots ./internal/e2e/
+
+# Fuzzing: every target runs for FUZZTIME (per target). The seed corpora
+# (f.Add and testdata/fuzz/) also run as ordinary tests in `make test`.
+FUZZTIME ?= 60s
+FUZZFLAGS ?=
+FUZZ_TARGETS = \
+	./internal/sse:FuzzAppendEvent \
+	./internal/eventid:FuzzParse \
+	./internal/topic:FuzzValid \
+	./internal/handler:FuzzDecodePublish \
+	./internal/auth:FuzzPatterns \
+	./internal/auth:FuzzVerify \
+	./internal/auth:FuzzRedact
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg; \
+	done
 
 # Redis mode's cost: publish->delivery latency and events/s through a local
 # redis-server vs the in-memory log, bounded to 5000 events per case.

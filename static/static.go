@@ -34,8 +34,9 @@ func ServePage(w http.ResponseWriter, r *http.Request) {
 
 type withoutPage struct{ fs.FS }
 
+// Open hides the page and the directory itself (no listing at /static/).
 func (f withoutPage) Open(name string) (fs.File, error) {
-	if name == page {
+	if name == page || name == "." {
 		return nil, fs.ErrNotExist
 	}
 	return f.FS.Open(name)

@@ -13,6 +13,10 @@ import (
 	"github.com/zeromicro/go-zero/rest/httpx"
 )
 
+// statusClientClosed is nginx's (and go-zero's) status for a request whose
+// client went away; nobody reads it, but the access log does.
+const statusClientClosed = 499
+
 // Error is an API error with its HTTP status.
 type Error struct {
 	Status     int
@@ -49,6 +53,14 @@ func Install() {
 		var e *Error
 		if errors.As(err, &e) {
 			return e.Status, body{Code: e.Code, Message: e.Message}
+		}
+		// go-zero's timeout handler reports a request that outran the
+		// route's Timeout, or whose client left, with the context's error.
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			return http.StatusServiceUnavailable, body{Code: "timeout", Message: "the request took longer than the route's Timeout"}
+		case errors.Is(err, context.Canceled):
+			return statusClientClosed, body{Code: "canceled", Message: "the client closed the request"}
 		}
 		logx.WithContext(ctx).Errorw("internal error", logx.Field("error", err.Error()))
 		return http.StatusInternalServerError, body{Code: "internal", Message: "internal error"}

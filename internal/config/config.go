@@ -13,7 +13,14 @@ type Config struct {
 	rest.RestConf
 	Sse   SseConf
 	Auth  AuthConf
+	Cors  CorsConf
 	Redis RedisConf
+}
+
+// CorsConf lists the browser origins (scheme://host[:port]) that may call
+// the API from other sites, with credentials; empty means none may.
+type CorsConf struct {
+	Origins []string `json:",optional"`
 }
 
 // SseConf shapes the streams.
@@ -30,6 +37,16 @@ type SseConf struct {
 	DefaultTopics []string `json:",default=[tick]"`
 	// PublishOpen lets anyone POST /publish while Auth is off.
 	PublishOpen bool `json:",default=false"`
+	// MaxClientsPerIP caps the open streams of one remote address; 0 = no cap.
+	MaxClientsPerIP int `json:",default=256,range=[0:10000000]"`
+	// TrustedProxies are the addresses (or CIDRs) of reverse proxies whose
+	// X-Forwarded-For names the client; from anyone else it is ignored.
+	TrustedProxies []string `json:",optional"`
+	// PublishRate is the publishes per second allowed per token (per remote
+	// address while Auth is off), in bursts of PublishBurst; 0 = no limit.
+	// POST /tickets has a bucket of the same size of its own.
+	PublishRate  float64 `json:",default=100,range=[0:1000000]"`
+	PublishBurst int     `json:",default=200,range=[1:1000000]"`
 	// WriteTimeout bounds one batched write to a client.
 	WriteTimeout time.Duration `json:",default=10s"`
 	// ReadHeaderTimeout and IdleTimeout replace the http.Server timeouts that

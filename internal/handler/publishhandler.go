@@ -11,6 +11,7 @@ import (
 	"github.com/zeromicro/go-zero/rest/httpx"
 
 	"ssehub/internal/apierr"
+	"ssehub/internal/auth"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/svc"
 	"ssehub/internal/ticker"
@@ -45,14 +46,26 @@ type publishResponse struct {
 func PublishHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 	maxBytes := svcCtx.Config.Sse.MaxEventBytes
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !svcCtx.Config.Auth.Enabled && !svcCtx.Config.Sse.PublishOpen {
-			apierr.Write(w, r, apierr.New(http.StatusForbidden, "publish_closed",
-				"publishing is off: enable Auth or set Sse.PublishOpen"))
+		who, err := publisher(svcCtx, r)
+		if err != nil {
+			apierr.Write(w, r, err)
+			return
+		}
+		key := svcCtx.ClientIP.Of(r)
+		if who != nil {
+			key = who.Key
+		}
+		if !svcCtx.PublishRate.Allow(key) {
+			apierr.Write(w, r, rateLimited(svcCtx.PublishRate))
 			return
 		}
 		m, err := decodePublish(w, r, maxBytes)
 		if err != nil {
 			apierr.Write(w, r, err)
+			return
+		}
+		if who != nil && !who.Publish.Allows(m.Topic) {
+			apierr.Write(w, r, forbiddenTopic(m.Topic, "publishing to"))
 			return
 		}
 		id, dup, err := svcCtx.Publish(r.Context(), m)
@@ -62,6 +75,23 @@ func PublishHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 		}
 		httpx.OkJsonCtx(r.Context(), w, publishResponse{ID: id.String(), Duplicate: dup})
 	}
+}
+
+// publisher is who publishes: the token's identity with Auth on, nil (anyone)
+// with Auth off and Sse.PublishOpen set.
+func publisher(svcCtx *svc.ServiceContext, r *http.Request) (*auth.Identity, error) {
+	if svcCtx.Auth != nil {
+		id, err := svcCtx.Auth.Publish(r.Context())
+		if err != nil {
+			return nil, unauthorized(err)
+		}
+		return id, nil
+	}
+	if !svcCtx.Config.Sse.PublishOpen {
+		return nil, apierr.New(http.StatusForbidden, "publish_closed",
+			"publishing is off: enable Auth or set Sse.PublishOpen")
+	}
+	return nil, nil
 }
 
 func publishError(err error) error {

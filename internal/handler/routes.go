@@ -33,6 +33,9 @@ func RegisterHandlers(server *rest.Server, svcCtx *svc.ServiceContext) {
 		{Method: http.MethodGet, Path: "/readyz", Handler: ReadyzHandler(svcCtx)},
 		{Method: http.MethodGet, Path: "/metrics", Handler: promhttp.Handler().ServeHTTP},
 	})
+	if svcCtx.Auth != nil {
+		server.AddRoute(rest.Route{Method: http.MethodPost, Path: "/tickets", Handler: TicketHandler(svcCtx)})
+	}
 }
 
 func redirectToPage(w http.ResponseWriter, r *http.Request) {

@@ -1,13 +1,16 @@
 package handler
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"ssehub/internal/apierr"
+	"ssehub/internal/auth"
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
@@ -32,11 +35,33 @@ const maxEchoedID = 64
 func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 	conf := svcCtx.Config.Sse
 	return func(w http.ResponseWriter, r *http.Request) {
-		query := r.URL.Query()
-		topics, err := topic.List(query["topic"], conf.DefaultTopics, conf.MaxTopics)
-		if err != nil {
-			apierr.Write(w, r, apierr.New(http.StatusBadRequest, "bad_topic", err.Error()))
+		// The cap comes first, so a ticket is not spent on a refused stream.
+		ip := svcCtx.ClientIP.Of(r)
+		if !svcCtx.StreamsPerIP.Acquire(ip) {
+			metrics.Hub{}.Disconnected(hub.ReasonLimit)
+			apierr.Write(w, r, apierr.Unavailable("too_many_streams",
+				"this address holds Sse.MaxClientsPerIP streams already", conf.Retry))
 			return
+		}
+		defer svcCtx.StreamsPerIP.Release(ip)
+		query, topics, err := streamQuery(r, conf.DefaultTopics, conf.MaxTopics)
+		if err != nil {
+			apierr.Write(w, r, err)
+			return
+		}
+		expires, err := authorizeStream(svcCtx.Auth, r, topics)
+		if err != nil {
+			metrics.Hub{}.Disconnected(hub.ReasonAuth)
+			apierr.Write(w, r, err)
+			return
+		}
+		// The stream ends when its token expires: one timer per stream,
+		// nothing per event.
+		ctx := r.Context()
+		if !expires.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, expires)
+			defer cancel()
 		}
 		lastID := r.Header.Get("Last-Event-ID")
 		if lastID == "" {
@@ -58,11 +83,46 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 		after, err := resume(r, st, svcCtx.Log, lastID, last, topic.Matcher(topics))
 		reason := hub.ReasonClient
 		if err == nil {
-			reason = st.Pump(r.Context(), client, after)
+			reason = st.Pump(ctx, client, after)
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			reason = hub.ReasonAuth
 		}
 		// A no-op when the hub already cut the client off.
 		svcCtx.Hub.Unsubscribe(client, reason)
 	}
+}
+
+// streamQuery reads the query and its topics. r.URL.Query would drop a query
+// it cannot parse (bad escapes, more than Go's 10,000 parameters) and
+// stream the default topics instead.
+func streamQuery(r *http.Request, defaults []string, limit int) (url.Values, []string, error) {
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, nil, apierr.New(http.StatusBadRequest, "bad_query", "the query string is malformed or too long")
+	}
+	topics, err := topic.List(query["topic"], defaults, limit)
+	if err != nil {
+		return nil, nil, apierr.New(http.StatusBadRequest, "bad_topic", err.Error())
+	}
+	return query, topics, nil
+}
+
+// authorizeStream checks the request's credential (once, for the whole
+// stream) against topics and returns when the credential expires; a nil
+// authenticator lets everyone in, for good.
+func authorizeStream(a *auth.Authenticator, r *http.Request, topics []string) (time.Time, error) {
+	if a == nil {
+		return time.Time{}, nil
+	}
+	id, err := a.Stream(r.Context())
+	if err != nil {
+		return time.Time{}, unauthorized(err)
+	}
+	if t, ok := id.Subscribe.AllowsAll(topics); !ok {
+		return time.Time{}, forbiddenTopic(t, "subscribing to")
+	}
+	return id.Expires, nil
 }
 
 func subscribeError(err error, retryAfter time.Duration) error {

@@ -46,9 +46,13 @@ func recv(t *testing.T, c *Client) *eventlog.Event {
 func TestSubscribeReturnsLastDelivered(t *testing.T) {
 	t.Parallel()
 	h := running(t, Options{})
-	h.Deliver(event(1, "a"))
-	h.Deliver(event(2, "b"))
-	_, last, err := h.Subscribe([]string{"a"})
+	watcher, last, err := h.Subscribe([]string{"a"})
+	require.NoError(t, err)
+	require.True(t, last.IsZero())
+	h.Deliver(event(1, "b"))
+	h.Deliver(event(2, "a"))
+	recv(t, watcher) // the hub has handed out both events
+	_, last, err = h.Subscribe([]string{"a"})
 	require.NoError(t, err)
 	require.Equal(t, eventid.ID{Ms: 1, Seq: 2}, last)
 }

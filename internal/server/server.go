@@ -13,6 +13,7 @@ import (
 	"github.com/zeromicro/go-zero/rest"
 
 	"ssehub/internal/apierr"
+	"ssehub/internal/auth"
 	"ssehub/internal/config"
 	"ssehub/internal/handler"
 	"ssehub/internal/metrics"
@@ -23,6 +24,9 @@ import (
 // connsReserve lets go-zero's per-route MaxConns sit above Sse.MaxClients,
 // so the stream limit answers first, with a JSON 503 instead of an empty one.
 const connsReserve = 1000
+
+// maxHeaderBytes bounds the request line and headers.
+const maxHeaderBytes = 128 << 10
 
 // Server is one ssehub instance.
 type Server struct {
@@ -40,11 +44,21 @@ func New(c config.Config) (*Server, error) {
 	}
 	metrics.Enable()
 	apierr.Install()
+	cors, err := corsOption(c.Cors)
+	if err != nil {
+		return nil, err
+	}
 	svcCtx := svc.NewServiceContext(c)
+	if svcCtx.Security, err = svc.NewSecurity(c); err != nil {
+		return nil, err
+	}
 	adapt(&c, svcCtx.MaxClients)
 
+	// The not-found and not-allowed handlers come after CORS, which would
+	// otherwise replace the not-allowed one with its own empty answer.
 	rs, err := rest.NewServer(c.RestConf,
 		rest.WithFileServer("/static", static.Assets),
+		cors,
 		rest.WithNotFoundHandler(apierr.Handler(apierr.New(http.StatusNotFound, "not_found", "no such route"))),
 		rest.WithNotAllowedHandler(apierr.Handler(apierr.New(http.StatusMethodNotAllowed, "method_not_allowed",
 			"the route does not take this method"))),
@@ -60,8 +74,13 @@ func New(c config.Config) (*Server, error) {
 // short requests and answer with empty bodies: the breaker and the load
 // shedder count every open stream as a slow in-flight request and would start
 // rejecting new streams, and the MaxBytes check answers 413 without a body
-// (the routes that read bodies bound them and answer in JSON).
+// (the routes that read bodies bound them and answer in JSON). Verbose
+// logging copies every response body into memory, for a stream without end.
 func adapt(c *config.Config, maxClients int) {
+	if c.Verbose {
+		logx.Infow("Verbose is ignored: it would copy every stream into memory")
+		c.Verbose = false
+	}
 	c.Middlewares.Breaker = false
 	c.Middlewares.Shedding = false
 	c.Middlewares.MaxBytes = false
@@ -79,8 +98,16 @@ func (s *Server) Start(onListen func(net.Addr)) {
 		// write timeouts, so slow-header clients are bounded here instead.
 		hs.ReadHeaderTimeout = conf.ReadHeaderTimeout
 		hs.IdleTimeout = conf.IdleTimeout
-		hs.MaxHeaderBytes = 64 << 10
+		// Room for a full topic list (Sse.MaxTopics) and a long Last-Event-ID,
+		// so those get ssehub's JSON answers; beyond it the server answers 431.
+		hs.MaxHeaderBytes = maxHeaderBytes
 		hs.ErrorLog = nil
+		// Outside go-zero's router, so its access log sees requests with
+		// their credentials already taken out.
+		hs.Handler = auth.Redact(s.Svc.Config.Auth.Cookie, hs.Handler)
+		// 4/5 of the route timeout, as go-zero sizes ReadTimeout.
+		hs.Handler = bodyDeadline(4*time.Duration(s.Svc.Config.Timeout)*time.Millisecond/5,
+			conf.MaxEventBytes, hs.Handler)
 		hs.BaseContext = func(l net.Listener) context.Context {
 			logx.Infow("ssehub listening", logx.Field("addr", l.Addr().String()))
 			if onListen != nil {

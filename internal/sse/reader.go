@@ -23,8 +23,10 @@ type Frame struct {
 // dispatched). Tests and the load generator read the wire with it.
 type Reader struct {
 	br *bufio.Reader
-	// Retry is the last "retry:" value seen, in milliseconds.
-	Retry int
+	// Retry is the last "retry:" value seen, in milliseconds, and Retries
+	// how many retry lines were seen.
+	Retry   int
+	Retries int
 	// pendingCR is set when the previous line ended in a CR that may be
 	// the first half of a CRLF.
 	pendingCR bool
@@ -67,6 +69,7 @@ func (r *Reader) Next() (Frame, error) {
 		case "retry":
 			if n, err := strconv.Atoi(value); err == nil {
 				r.Retry = n
+				r.Retries++
 			}
 		}
 	}

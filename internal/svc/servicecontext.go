@@ -29,6 +29,7 @@ type ServiceContext struct {
 	MaxClients int
 	Log        eventlog.Log
 	Hub        *hub.Hub
+	Security
 
 	redis  *redis.Client // nil in memory mode
 	ctx    context.Context

@@ -25,17 +25,27 @@ Host: 127.0.0.1
 Port: 0
 Log:
   Mode: console
-  Level: error
+  Level: severe
   Stat: false
 Sse:
   PublishOpen: true
 `
+
+// loopbackOpen lifts the per-address limits: every test client comes from
+// 127.0.0.1, so they would cap the test instead of a client. A test that
+// sets one of them in sse keeps its own value.
+var loopbackOpen = []string{"MaxClientsPerIP: 0", "PublishRate: 0"}
 
 // Config parses BaseYAML with extra appended under the top level; keys under
 // Sse go in sse (indented by the caller's text as "  Key: v" lines).
 func Config(t testing.TB, sse string, extra string) config.Config {
 	t.Helper()
 	var c config.Config
+	for _, line := range loopbackOpen {
+		if key, _, _ := strings.Cut(line, ":"); !strings.Contains(sse, key+":") {
+			sse += "\n" + line
+		}
+	}
 	text := BaseYAML + indent(sse) + extra
 	require.NoError(t, conf.LoadFromYamlBytes([]byte(text), &c), text)
 	return c
@@ -71,7 +81,11 @@ func Start(t testing.TB, c config.Config) *Instance {
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not start listening")
 	}
-	inst := &Instance{Server: srv, URL: "http://" + addr.String()}
+	scheme := "http://"
+	if c.CertFile != "" {
+		scheme = "https://"
+	}
+	inst := &Instance{Server: srv, URL: scheme + addr.String()}
 	t.Cleanup(srv.Stop)
 	return inst
 }

@@ -3,7 +3,9 @@ package testkit
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,10 +20,11 @@ const Wait = 10 * time.Second
 
 // Stream is an open /sse response read frame by frame.
 type Stream struct {
-	Resp   *http.Response
-	frames chan sse.Frame
-	errs   chan error
-	cancel context.CancelFunc
+	Resp    *http.Response
+	frames  chan sse.Frame
+	errs    chan error
+	cancel  context.CancelFunc
+	retries atomic.Int64
 }
 
 // Open connects to url (a full /sse URL) with header and checks the status.
@@ -35,13 +38,20 @@ func Open(t testing.TB, url string, header http.Header) *Stream {
 // Dial connects without checking the status.
 func Dial(t testing.TB, url string, header http.Header) *Stream {
 	t.Helper()
+	return DialWith(t, http.DefaultClient, url, header)
+}
+
+// DialWith connects with client (for TLS and HTTP/2) without checking the
+// status.
+func DialWith(t testing.TB, client *http.Client, url string, header http.Header) *Stream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	require.NoError(t, err)
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	require.NoError(t, err)
 	s := &Stream{Resp: resp, frames: make(chan sse.Frame, 1<<16), errs: make(chan error, 1), cancel: cancel}
 	t.Cleanup(s.Close)
@@ -53,6 +63,7 @@ func (s *Stream) read() {
 	r := sse.NewReader(s.Resp.Body)
 	for {
 		f, err := r.Next()
+		s.retries.Store(int64(r.Retries))
 		if err != nil {
 			s.errs <- err
 			close(s.frames)
@@ -103,7 +114,13 @@ func (s *Stream) NextOf(t testing.TB, event string) sse.Frame {
 	}
 }
 
-// End waits for the server to end the stream and returns what came before.
+// Retries returns how many retry lines the stream has carried so far.
+func (s *Stream) Retries() int {
+	return int(s.retries.Load())
+}
+
+// End waits for the server to end the stream cleanly (a terminated body,
+// not a dropped connection) and returns the frames that came before.
 func (s *Stream) End(t testing.TB) []sse.Frame {
 	t.Helper()
 	var out []sse.Frame
@@ -112,6 +129,8 @@ func (s *Stream) End(t testing.TB) []sse.Frame {
 		select {
 		case f, ok := <-s.frames:
 			if !ok {
+				err := <-s.errs
+				require.ErrorIs(t, err, io.EOF, "the stream must end with a terminated body")
 				return out
 			}
 			out = append(out, f)

@@ -35,15 +35,20 @@ func TestList(t *testing.T) {
 }
 
 func FuzzValid(f *testing.F) {
-	for _, s := range []string{"tick", "a/b", "../x", "a\nb"} {
+	for _, s := range []string{"tick", "a/b", "../x", "a\nb", "a..b", "a/./b", "orders/eu-1:x_y.z"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if Valid(s) != nil {
 			return
 		}
-		require.NotContains(t, s, "..")
-		require.False(t, strings.ContainsAny(s, "\r\n\x00 "))
 		require.LessOrEqual(t, len(s), MaxLen)
+		for _, seg := range strings.Split(s, "/") {
+			require.NotContains(t, []string{"", ".", ".."}, seg, "%q", s)
+		}
+		for _, c := range []byte(s) {
+			ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_-.:/", c) >= 0
+			require.True(t, ok, "%q holds %q", s, c)
+		}
 	})
 }

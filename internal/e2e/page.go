@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Page is what the page shows, read from the DOM by snapshotJS.
+type Page struct {
+	State       string  `json:"state"`
+	Subscribed  string  `json:"subscribed"`
+	LastID      string  `json:"lastId"`
+	Reconnects  int     `json:"reconnects"`
+	Reset       string  `json:"reset"`
+	ResetReason string  `json:"resetReason"`
+	Events      []Event `json:"events"`
+}
+
+// Event is one row of the page's event list.
+type Event struct {
+	Event string `json:"event"`
+	ID    string `json:"id"`
+	Data  string `json:"data"`
+}
+
+// Of returns the events of the given type, oldest first.
+func (p Page) Of(event string) []Event {
+	var out []Event
+	for _, e := range p.Events {
+		if e.Event == event {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (p Page) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "state=%s topics=%q lastId=%s reconnects=%d", p.State, p.Subscribed, p.LastID, p.Reconnects)
+	if p.Reset != "" {
+		fmt.Fprintf(&b, " reset=%q", p.Reset)
+	}
+	for _, e := range p.Events {
+		fmt.Fprintf(&b, "\n  %s id=%s data=%s", e.Event, e.ID, e.Data)
+	}
+	return b.String()
+}
+
+// snapshotJS reads the page through the element ids the tests rely on; the
+// list shows the newest first, the snapshot has the oldest first.
+const snapshotJS = `(() => {
+  const $ = (id) => document.getElementById(id);
+  const reset = $("reset");
+  return {
+    state: $("state").dataset.state,
+    subscribed: $("subscribed").textContent,
+    lastId: $("last-id").textContent,
+    reconnects: Number($("reconnects").textContent),
+    reset: reset.hidden ? "" : reset.textContent,
+    resetReason: reset.hidden ? "" : (reset.dataset.reason || ""),
+    events: Array.from($("events").children).reverse()
+      .map((li) => ({ event: li.dataset.event, id: li.dataset.id, data: li.dataset.data })),
+  };
+})()`
