@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/zeromicro/go-zero/core/conf"
 
+	"ssehub/internal/config"
 	"ssehub/internal/redistest"
 	"ssehub/internal/sse"
 	"ssehub/internal/testkit"
@@ -124,4 +126,13 @@ func TestNginxInFrontOfTwoInstances(t *testing.T) {
 	for _, id := range missed {
 		require.Equal(t, id, r.NextEvent(t).ID)
 	}
+}
+
+// TestComposeConfigLoads keeps deploy/ssehub.yaml a valid config in Redis mode.
+func TestComposeConfigLoads(t *testing.T) {
+	t.Parallel()
+	var c config.Config
+	require.NoError(t, conf.Load("ssehub.yaml", &c, conf.UseEnv()))
+	require.Equal(t, "redis:6379", c.Redis.Addr)
+	require.Equal(t, 8080, c.Port)
 }
