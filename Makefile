@@ -48,6 +48,14 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg; \
 	done
 
+# Redis mode's cost: publish->delivery latency and events/s through a local
+# redis-server vs the in-memory log (5000 events per case), then the same
+# end to end over HTTP (2000 publishes per case). See docs/redis.md.
+.PHONY: bench-redis
+bench-redis:
+	$(GO) test -run '^$$' -bench 'PublishToDelivery|PublishThroughput' -benchtime 5000x -count 1 ./internal/eventlog/
+	$(GO) test -run '^$$' -bench 'HTTPPublishToStream' -benchtime 2000x -count 1 ./internal/server/
+
 # Load benchmark (issue 7): fresh server per scenario, results in
 # bench/results.{md,json}; then the encoder and hub micro-benchmarks.
 bench:

@@ -75,9 +75,16 @@ type AuthConf struct {
 	TicketTTL  time.Duration `json:",default=30s"`
 }
 
-// RedisConf switches to the shared Redis Streams log when Addr is set.
+// RedisConf switches to the shared Redis Streams log when Addr is set; every
+// instance with the same Addr and KeyPrefix shares one history and one ticker.
 type RedisConf struct {
 	Addr      string `json:",optional"`
 	Password  string `json:",optional"`
 	KeyPrefix string `json:",default=ssehub"`
+	TLS       bool   `json:",default=false"`
+}
+
+// Enabled reports whether Redis mode is configured.
+func (r RedisConf) Enabled() bool {
+	return r.Addr != ""
 }

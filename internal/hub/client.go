@@ -17,6 +17,9 @@ const (
 	ReasonShutdown Reason = "shutdown"
 	ReasonLimit    Reason = "limit"
 	ReasonAuth     Reason = "auth"
+	// ReasonResync: the shared log lost events, so every client is sent
+	// back to resume with its Last-Event-ID and learn what is missing.
+	ReasonResync Reason = "resync"
 )
 
 // Client is one subscriber's queue. The hub is the only sender on it and

@@ -41,6 +41,7 @@ const (
 	opSubscribe opKind = iota
 	opUnsubscribe
 	opDrain
+	opCutAll
 )
 
 type op struct {
@@ -133,6 +134,15 @@ func (h *Hub) Len() int {
 	return int(h.count.Load())
 }
 
+// CutAll cuts every client off with r but, unlike Drain, keeps taking new
+// ones: clients come back and resume from history.
+func (h *Hub) CutAll(r Reason) {
+	select {
+	case h.ops <- op{kind: opCutAll, reason: r}:
+	case <-h.done:
+	}
+}
+
 // Draining reports whether Drain was called.
 func (h *Hub) Draining() bool {
 	return h.draining.Load()
@@ -168,6 +178,8 @@ func (h *Hub) handle(o op) {
 		}
 	case opDrain:
 		h.cutAll(ReasonShutdown)
+	case opCutAll:
+		h.cutAll(o.reason)
 	}
 }
 

@@ -167,3 +167,20 @@ func TestFanoutDoesNotAllocate(t *testing.T) {
 	})
 	require.Zero(t, allocs)
 }
+
+func TestCutAllKeepsTakingClients(t *testing.T) {
+	t.Parallel()
+	h := running(t, Options{})
+	a, _, err := h.Subscribe([]string{"a"})
+	require.NoError(t, err)
+	h.CutAll(ReasonResync)
+	_, open := <-a.Events()
+	require.False(t, open)
+	require.Equal(t, ReasonResync, a.Reason())
+
+	b, _, err := h.Subscribe([]string{"a"})
+	require.NoError(t, err)
+	h.Deliver(event(1, "a"))
+	require.Equal(t, uint64(1), recv(t, b).ID.Seq)
+	require.False(t, h.Draining())
+}

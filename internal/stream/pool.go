@@ -31,8 +31,8 @@ const chunkHead = 18
 // write is noticed and how long Stop waits for it.
 const pollEvery = 250 * time.Millisecond
 
-// ErrPoolFull says the pool holds as many streams as its queue can carry.
-var ErrPoolFull = errors.New("stream pool is full")
+// errStopped says the pool no longer serves streams.
+var errStopped = errors.New("stream pool stopped")
 
 // Pool serves HTTP/1.1 streams after taking their connections over from
 // net/http: a few writer goroutines write what the hub queues, one epoll
@@ -59,6 +59,7 @@ type Pool struct {
 	// those whose token expires, so the sweep costs nothing without them.
 	waiting  atomic.Int64
 	expiring int
+	stopped  bool // Run has returned: nothing more is taken over
 }
 
 // NewPool returns a pool for up to capacity streams of h, or nil where the
@@ -97,6 +98,7 @@ func (p *Pool) Run(ctx context.Context) {
 	p.poll(ctx)
 	writers.Wait()
 	p.mu.Lock()
+	p.stopped = true
 	for _, c := range p.conns {
 		p.finishLocked(c)
 	}
@@ -183,6 +185,9 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stopped {
+		return nil, errStopped
+	}
 	p.nextID++
 	conn := &Conn{id: p.nextID, nc: nc, fd: fd, client: c, after: a.After, onEnd: a.OnEnd}
 	if !a.Expires.IsZero() {
@@ -290,8 +295,11 @@ drain:
 			break drain
 		}
 	}
-	if closed && c.client.Reason() == hub.ReasonShutdown {
-		buf = sse.AppendRetry(buf, jitteredRetry(p.retry))
+	if closed {
+		// Whom the hub sends away all at once is told to come back spread out.
+		if r := c.client.Reason(); r == hub.ReasonShutdown || r == hub.ReasonResync {
+			buf = sse.AppendRetry(buf, jitteredRetry(p.retry))
+		}
 	}
 	out := frameChunk(buf)
 	if closed {
@@ -352,7 +360,7 @@ func (p *Pool) end(c *Conn, r hub.Reason) {
 func (p *Pool) reserve() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.held >= p.capacity {
+	if p.stopped || p.held >= p.capacity {
 		return false
 	}
 	p.held++

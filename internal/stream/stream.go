@@ -157,10 +157,10 @@ func (s *Stream) put(ev *eventlog.Event, after eventid.ID) error {
 	return err
 }
 
-// closed ends a stream the hub cut off; on shutdown the client is told to
-// come back after a jittered delay.
+// closed ends a stream the hub cut off; on shutdown or resync the client is
+// told to come back after a jittered delay, so they do not all return at once.
 func (s *Stream) closed(c *hub.Client) hub.Reason {
-	if c.Reason() == hub.ReasonShutdown {
+	if r := c.Reason(); r == hub.ReasonShutdown || r == hub.ReasonResync {
 		_ = s.write(sse.AppendRetry(nil, s.jitteredRetry()))
 	}
 	return c.Reason()

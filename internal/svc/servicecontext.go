@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/logx"
 	"github.com/zeromicro/go-zero/core/proc"
 	"github.com/zeromicro/go-zero/core/threading"
@@ -43,6 +44,7 @@ type ServiceContext struct {
 	Streams *stream.Pool
 	Security
 
+	redis  *redis.Client // nil in memory mode
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -60,19 +62,32 @@ func NewServiceContext(c config.Config) *ServiceContext {
 		Heartbeat:    c.Sse.HeartbeatInterval,
 		Observer:     metrics.Hub{},
 	})
-	var streams *stream.Pool
-	if c.Sse.Hijack {
-		streams = stream.NewPool(h, min(maxClients, maxPooled), c.Sse.Retry, c.Sse.WriteTimeout)
-	}
-	return &ServiceContext{
+	s := &ServiceContext{
 		Config:     c,
 		MaxClients: maxClients,
-		Log:        eventlog.NewMemory(c.Sse.Replay.Size, c.Sse.Replay.MaxAge),
 		Hub:        h,
-		Streams:    streams,
 		ctx:        ctx,
 		cancel:     cancel,
 	}
+	if c.Sse.Hijack {
+		s.Streams = stream.NewPool(h, min(maxClients, maxPooled), c.Sse.Retry, c.Sse.WriteTimeout)
+	}
+	if !c.Redis.Enabled() {
+		s.Log = eventlog.NewMemory(c.Sse.Replay.Size, c.Sse.Replay.MaxAge)
+		return s
+	}
+	s.redis = newRedisClient(c.Redis)
+	s.Log = eventlog.NewRedis(s.redis, eventlog.RedisOptions{
+		Prefix: c.Redis.KeyPrefix,
+		Size:   c.Sse.Replay.Size,
+		MaxAge: c.Sse.Replay.MaxAge,
+		OnUp:   metrics.RedisUp,
+		// Cutting every client sends each back with its own Last-Event-ID,
+		// and resume then places it (Gone or Unknown: a reset) against what
+		// Redis still holds.
+		OnLost: func() { s.Hub.CutAll(hub.ReasonResync) },
+	})
+	return s
 }
 
 // derivedMaxClients leaves descriptorReserve descriptors of the process limit
@@ -99,12 +114,17 @@ func (s *ServiceContext) Start() {
 			logx.Errorw("event log stopped", logx.Field("error", err.Error()))
 		}
 	})
-	if s.Config.Sse.TickInterval > 0 {
+	if every := s.Config.Sse.TickInterval; every > 0 {
+		publish := func(ctx context.Context, m eventlog.Message) error {
+			_, _, err := s.Publish(ctx, m)
+			return err
+		}
 		threading.GoSafe(func() {
-			ticker.Run(s.ctx, s.Config.Sse.TickInterval, func(ctx context.Context, m eventlog.Message) error {
-				_, _, err := s.Publish(ctx, m)
-				return err
-			})
+			if s.redis == nil {
+				ticker.Run(s.ctx, every, publish)
+				return
+			}
+			ticker.RunShared(s.ctx, every, ticker.NewRedisLease(s.redis, s.Config.Redis.KeyPrefix, every), publish)
 		})
 	}
 	proc.AddWrapUpListener(s.Drain)
@@ -123,6 +143,11 @@ func (s *ServiceContext) Drain() {
 func (s *ServiceContext) Stop() {
 	s.Drain()
 	s.cancel()
+	if s.redis != nil {
+		if err := s.redis.Close(); err != nil {
+			logx.Errorw("closing redis", logx.Field("error", err.Error()))
+		}
+	}
 }
 
 // Publish appends m to the log and counts it.
@@ -134,7 +159,11 @@ func (s *ServiceContext) Publish(ctx context.Context, m eventlog.Message) (event
 	return id, dup, err
 }
 
-// Ready reports whether the service takes new streams.
+// Ready reports whether the service takes new streams and publishes: not
+// while draining, nor in Redis mode while Redis is unreachable.
 func (s *ServiceContext) Ready() bool {
+	if up, ok := s.Log.(interface{ Up() bool }); ok && !up.Up() {
+		return false
+	}
 	return !s.Hub.Draining()
 }

@@ -1,0 +1,103 @@
+package eventlog
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"ssehub/internal/redistest"
+)
+
+// benchLogs builds each log with the default Replay bounds; the Redis log
+// talks to a real local redis-server, as an instance would.
+var benchLogs = map[string]func(b *testing.B) Log{
+	"memory": func(b *testing.B) Log { return NewMemory(10000, 5*time.Minute) },
+	"redis": func(b *testing.B) Log {
+		srv := redistest.Start(b)
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+		b.Cleanup(func() { _ = rdb.Close() })
+		return NewRedis(rdb, RedisOptions{Prefix: "bench", Size: 10000, MaxAge: 5 * time.Minute})
+	},
+}
+
+// runLog starts l's delivery into ch and stops it at cleanup.
+func runLog(b *testing.B, l Log, ch chan<- *Event) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = l.Run(ctx, func(ev *Event) { ch <- ev })
+	}()
+	b.Cleanup(func() {
+		cancel()
+		if r, ok := l.(*Redis); ok {
+			_ = r.rdb.Close()
+		}
+		<-done
+	})
+}
+
+// BenchmarkPublishToDelivery measures one publish at a time: ns/op is the
+// time from Append to the event reaching the hub's sink.
+func BenchmarkPublishToDelivery(b *testing.B) {
+	for _, name := range []string{"memory", "redis"} {
+		b.Run(name, func(b *testing.B) {
+			l := benchLogs[name](b)
+			ch := make(chan *Event, 1)
+			runLog(b, l, ch)
+			m := Message{Topic: "bench", Type: "m", Data: []byte(`{"n":1}`)}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				start := time.Now()
+				id, _, err := l.Append(context.Background(), m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for ev := <-ch; ev.ID != id; ev = <-ch {
+				}
+				lat = append(lat, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+		})
+	}
+}
+
+// BenchmarkPublishThroughput measures events/s with 8 concurrent publishers,
+// counted when the last event has been delivered.
+func BenchmarkPublishThroughput(b *testing.B) {
+	const publishers = 8
+	for _, name := range []string{"memory", "redis"} {
+		b.Run(name, func(b *testing.B) {
+			l := benchLogs[name](b)
+			ch := make(chan *Event, 1024)
+			runLog(b, l, ch)
+			m := Message{Topic: "bench", Type: "m", Data: []byte(`{"n":1}`)}
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for p := range publishers {
+				wg.Go(func() {
+					for i := p; i < b.N; i += publishers {
+						if _, _, err := l.Append(context.Background(), m); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			for range b.N {
+				<-ch
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
+	}
+}

@@ -1,0 +1,254 @@
+package eventlog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"ssehub/internal/eventid"
+	"ssehub/internal/sse"
+)
+
+var _ Log = (*Redis)(nil)
+
+const (
+	// replayPage is how many entries one XRANGE reads.
+	replayPage = 512
+	// noAgeKeyTTL keeps idempotency keys when Replay.MaxAge is 0 (no age
+	// limit); Append checks that the keyed event is still retained anyway.
+	noAgeKeyTTL = 24 * time.Hour
+)
+
+// appendScript appends one event and records its idempotency key in one
+// atomic step. A key whose event is still in the stream returns that event's
+// id and appends nothing; a key whose event was trimmed is free again, as in
+// the memory log. Trimming is approximate (~): Redis drops whole radix-tree
+// nodes, so history holds at least Size events and at most a node more.
+var appendScript = redis.NewScript(`
+local key = ARGV[4]
+if key ~= '' then
+  local prev = redis.call('GET', KEYS[2])
+  if prev and #redis.call('XRANGE', KEYS[1], prev, prev) > 0 then
+    return {prev, 1}
+  end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*',
+  'topic', ARGV[1], 'event', ARGV[2], 'data', ARGV[3], 'key', key)
+local age = tonumber(ARGV[6])
+if age > 0 then
+  local ms = tonumber(string.match(id, '^(%d+)-'))
+  redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%.0f', ms - age))
+end
+if key ~= '' then
+  redis.call('SET', KEYS[2], id, 'PX', ARGV[7])
+end
+return {id, 0}
+`)
+
+// RedisOptions configure a Redis log.
+type RedisOptions struct {
+	// Prefix namespaces the keys: <Prefix>:events is the stream.
+	Prefix string
+	Size   int
+	MaxAge time.Duration
+	// OnUp is told when Redis becomes reachable or unreachable.
+	OnUp func(up bool)
+	// OnLost is told when the reader finds that Redis lost events it had not
+	// delivered yet (a restart without persistence, an older snapshot), so
+	// clients can be told instead of seeing a silent gap.
+	OnLost func()
+}
+
+// Redis is the shared log of scaled-out instances: one Redis Stream that
+// every instance appends to and reads back, so ids are the stream's ids and
+// the same on every instance.
+type Redis struct {
+	rdb    redis.UniversalClient
+	opts   RedisOptions
+	stream string
+	epoch  string
+
+	// start splits the stream: entries after it come live through Run,
+	// entries up to it are history only. It is the millisecond before the
+	// log was made, so an event published once a client subscribed reaches
+	// it even if the reader could not reach Redis yet at that time.
+	start eventid.ID
+
+	up       atomic.Bool
+	upMu     sync.Mutex // orders OnUp calls
+	reported bool       // OnUp was called once; guarded by upMu
+}
+
+// NewRedis returns a log on rdb; the caller owns rdb and closes it.
+func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
+	return &Redis{
+		rdb:    rdb,
+		opts:   opts,
+		stream: opts.Prefix + ":events",
+		epoch:  opts.Prefix + ":epoch",
+		start:  eventid.ID{Ms: uint64(time.Now().UnixMilli() - 1)},
+	}
+}
+
+// Up reports whether the reader reached Redis on its last try.
+func (l *Redis) Up() bool {
+	return l.up.Load()
+}
+
+// Append adds m to the stream; the reader of every instance delivers it.
+func (l *Redis) Append(ctx context.Context, m Message) (eventid.ID, bool, error) {
+	// Reject what the reader could not encode before it reaches the stream.
+	if err := sse.CheckField(m.Type); err != nil {
+		return eventid.ID{}, false, err
+	}
+	keyTTL := l.opts.MaxAge
+	if keyTTL <= 0 {
+		keyTTL = noAgeKeyTTL
+	}
+	res, err := appendScript.Run(ctx, l.rdb, []string{l.stream, l.opts.Prefix + ":key:" + m.Key},
+		m.Topic, m.Type, m.Data, m.Key, l.opts.Size, l.opts.MaxAge.Milliseconds(), keyTTL.Milliseconds()).Slice()
+	if err != nil {
+		return eventid.ID{}, false, fmt.Errorf("%w: append to %s: %w", ErrUnavailable, l.stream, err)
+	}
+	if len(res) != 2 {
+		return eventid.ID{}, false, fmt.Errorf("append to %s: unexpected reply %v", l.stream, res)
+	}
+	text, _ := res[0].(string)
+	id, err := eventid.Parse(text)
+	if err != nil {
+		return eventid.ID{}, false, fmt.Errorf("append to %s: stream id %q: %w", l.stream, text, err)
+	}
+	dup, _ := res[1].(int64)
+	return id, dup == 1, nil
+}
+
+// Replay reads the matching entries in (after, upto]. upto is raised to
+// start: entries up to it never come live on this instance. A
+// client id later than upto but within the stream was issued by another
+// instance; it is Known, and the stream writer skips live events up to it.
+func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool) ([]*Event, Position, error) {
+	if upto.Less(l.start) {
+		upto = l.start
+	}
+	pos, err := l.position(ctx, after)
+	if err != nil || pos == Unknown {
+		return nil, pos, err
+	}
+	var out []*Event
+	from := after.Next()
+	for !upto.Less(from) {
+		page, err := l.rdb.XRangeN(ctx, l.stream, from.String(), upto.String(), replayPage).Result()
+		if err != nil {
+			return nil, pos, fmt.Errorf("%w: replay %s: %w", ErrUnavailable, l.stream, err)
+		}
+		for _, msg := range page {
+			ev, err := entryEvent(msg)
+			if err != nil {
+				return nil, pos, err
+			}
+			if match(ev.Topic) {
+				out = append(out, ev)
+			}
+			from = ev.ID.Next()
+		}
+		if len(page) < replayPage {
+			break
+		}
+	}
+	return out, pos, nil
+}
+
+// position places after against the stream. Trimming does not record the
+// newest trimmed id (max-deleted-entry-id counts XDEL only), so an id older
+// than the first retained entry is Gone even when it is the newest trimmed
+// one: that client gets a reset it did not strictly need, never a gap.
+func (l *Redis) position(ctx context.Context, after eventid.ID) (Position, error) {
+	info, err := l.info(ctx)
+	if err != nil {
+		return Unknown, err
+	}
+	switch {
+	case info == nil:
+		// Nothing was ever issued (or Redis lost it all).
+		if after.IsZero() {
+			return Gone, nil
+		}
+		return Unknown, nil
+	case info.last.Less(after):
+		return Unknown, nil
+	case info.length == 0 && after.Less(info.last), info.length > 0 && after.Less(info.first):
+		return Gone, nil
+	}
+	return Known, nil
+}
+
+// streamInfo is what XINFO STREAM says about where history stands.
+type streamInfo struct {
+	length int64
+	first  eventid.ID
+	last   eventid.ID
+}
+
+// info returns nil, nil when the stream does not exist.
+func (l *Redis) info(ctx context.Context) (*streamInfo, error) {
+	raw, err := l.rdb.XInfoStream(ctx, l.stream).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "no such key") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: inspect %s: %w", ErrUnavailable, l.stream, err)
+	}
+	info := &streamInfo{length: raw.Length}
+	if info.last, err = eventid.Parse(raw.LastGeneratedID); err != nil {
+		return nil, fmt.Errorf("inspect %s: last id %q: %w", l.stream, raw.LastGeneratedID, err)
+	}
+	if raw.Length > 0 {
+		if info.first, err = eventid.Parse(raw.FirstEntry.ID); err != nil {
+			return nil, fmt.Errorf("inspect %s: first id %q: %w", l.stream, raw.FirstEntry.ID, err)
+		}
+	}
+	return info, nil
+}
+
+// entryEvent builds the event of one stream entry.
+func entryEvent(msg redis.XMessage) (*Event, error) {
+	id, err := eventid.Parse(msg.ID)
+	if err != nil {
+		return nil, fmt.Errorf("stream entry id %q: %w", msg.ID, err)
+	}
+	m := Message{
+		Topic: field(msg.Values, "topic"),
+		Type:  field(msg.Values, "event"),
+		Data:  []byte(field(msg.Values, "data")),
+		Key:   field(msg.Values, "key"),
+	}
+	ev, err := NewEvent(id, m, int64(id.Ms))
+	if err != nil {
+		return nil, fmt.Errorf("stream entry %s: %w", msg.ID, err)
+	}
+	return ev, nil
+}
+
+func field(values map[string]any, name string) string {
+	s, _ := values[name].(string)
+	return s
+}
+
+// setUp records reachability and tells OnUp about changes only.
+func (l *Redis) setUp(up bool) {
+	l.upMu.Lock()
+	defer l.upMu.Unlock()
+	if l.reported && l.up.Load() == up {
+		return
+	}
+	l.reported = true
+	l.up.Store(up)
+	if l.opts.OnUp != nil {
+		l.opts.OnUp(up)
+	}
+}

@@ -1,0 +1,189 @@
+package eventlog
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"ssehub/internal/eventid"
+	"ssehub/internal/redistest"
+)
+
+func TestRedisInstancesShareIDs(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	b := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	running(t, a)
+	gotB := running(t, b)
+	ids := appendTo(t, a, "x", 3)
+	require.Eventually(t, func() bool { return len(gotB()) == 3 }, waitFor, time.Millisecond)
+	for i, ev := range gotB() {
+		require.Equal(t, ids[i], ev.ID)
+	}
+}
+
+func TestRedisKeyPrefixSeparatesLogs(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a := newTestRedis(t, srv, RedisOptions{Prefix: "one", Size: 100})
+	b := newTestRedis(t, srv, RedisOptions{Prefix: "two", Size: 100})
+	running(t, a)
+	running(t, b)
+	ids := appendTo(t, a, "x", 2)
+	evs, pos, err := b.Replay(context.Background(), eventid.ID{}, ids[1], all)
+	require.NoError(t, err)
+	require.Equal(t, Gone, pos)
+	require.Empty(t, evs)
+}
+
+// An instance's hub position can lag the stream: a client that resumes with
+// an id another instance already delivered is placed, not reset.
+func TestRedisReplayAcceptsIDIssuedElsewhere(t *testing.T) {
+	t.Parallel()
+	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 100})
+	running(t, l)
+	ids := appendTo(t, l, "a", 5)
+	evs, pos, err := l.Replay(context.Background(), ids[4], ids[1], all)
+	require.NoError(t, err)
+	require.Equal(t, Known, pos)
+	require.Empty(t, evs)
+}
+
+// Entries from before the reader started never come live, so replay covers
+// them whatever position the hub reports.
+func TestRedisReplayCoversEntriesBeforeReaderStart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	writer := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	running(t, writer)
+	ids := appendTo(t, writer, "a", 3)
+
+	late := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	running(t, late)
+	evs, pos, err := late.Replay(context.Background(), ids[0], eventid.ID{}, all)
+	require.NoError(t, err)
+	require.Equal(t, Known, pos)
+	require.Len(t, evs, 2)
+	require.Equal(t, ids[2], evs[1].ID)
+}
+
+func TestRedisTrimsByAge(t *testing.T) {
+	t.Parallel()
+	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 1000, MaxAge: 20 * time.Millisecond})
+	running(t, l)
+	old := appendTo(t, l, "a", 3)
+	// Stream ids carry Redis's clock: append until one is past the age.
+	latest := old[2]
+	for latest.Ms <= old[2].Ms+20 {
+		latest = appendTo(t, l, "a", 1)[0]
+	}
+	latest = appendTo(t, l, "a", 2*nodeEntries)[2*nodeEntries-1]
+	evs, pos, err := l.Replay(context.Background(), old[0], latest, all)
+	require.NoError(t, err)
+	require.Equal(t, Gone, pos)
+	// Approximate trimming drops whole nodes: an old entry may share a node
+	// with a young one, so only the first node is sure to be gone.
+	require.NotEmpty(t, evs)
+	require.True(t, old[nodeEntries-1].Less(evs[0].ID))
+}
+
+func TestRedisUnreachable(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	var ups []bool
+	upCh := make(chan bool, 16)
+	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnUp: func(up bool) { upCh <- up }})
+	running(t, l)
+	require.True(t, <-upCh)
+	require.True(t, l.Up())
+
+	srv.Kill()
+	_, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "e"})
+	require.ErrorIs(t, err, ErrUnavailable)
+	_, _, err = l.Replay(context.Background(), eventid.ID{Ms: 1}, eventid.ID{Ms: 2}, all)
+	require.ErrorIs(t, err, ErrUnavailable)
+	select {
+	case up := <-upCh:
+		ups = append(ups, up)
+	case <-time.After(waitFor):
+		t.Fatal("down not reported")
+	}
+	require.Equal(t, []bool{false}, ups)
+	require.False(t, l.Up())
+}
+
+// Redis stopped with its data saved: the reader comes back at its position
+// and delivers every entry, no reset.
+func TestRedisReaderResumesAfterRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	var lost atomic.Int32
+	upCh := make(chan bool, 16)
+	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100,
+		OnUp: func(up bool) { upCh <- up }, OnLost: func() { lost.Add(1) }})
+	got := running(t, l)
+	require.True(t, <-upCh)
+	before := appendTo(t, l, "a", 3)
+
+	srv.Stop(t, true)
+	require.False(t, <-upCh)
+	srv.Start(t)
+	require.True(t, <-upCh)
+	after := appendTo(t, l, "a", 3)
+
+	want := append(before, after...)
+	require.Eventually(t, func() bool { return len(got()) >= len(want) }, waitFor, time.Millisecond)
+	ids := make([]eventid.ID, 0, len(want))
+	for _, ev := range got() {
+		ids = append(ids, ev.ID)
+	}
+	require.Equal(t, want, ids)
+	require.Zero(t, lost.Load())
+}
+
+// Redis restarted without its data: the reader reports the loss once and
+// goes on delivering what is appended afterwards.
+func TestRedisReaderDetectsLostData(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	lost := make(chan struct{}, 4)
+	upCh := make(chan bool, 16)
+	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100,
+		OnUp: func(up bool) { upCh <- up }, OnLost: func() { lost <- struct{}{} }})
+	got := running(t, l)
+	require.True(t, <-upCh)
+	before := appendTo(t, l, "a", 3)
+	require.Eventually(t, func() bool { return len(got()) == 3 }, waitFor, time.Millisecond)
+
+	srv.Stop(t, false)
+	require.False(t, <-upCh)
+	srv.Start(t)
+	require.True(t, <-upCh)
+	select {
+	case <-lost:
+	case <-time.After(waitFor):
+		t.Fatal("lost data not detected")
+	}
+	after := appendTo(t, l, "a", 2)
+	require.Eventually(t, func() bool { return len(got()) == 5 }, waitFor, time.Millisecond)
+	require.Equal(t, after[1], got()[4].ID)
+
+	// A client from before the loss is told so.
+	_, pos, err := l.Replay(context.Background(), before[2], after[1], all)
+	require.NoError(t, err)
+	require.Equal(t, Gone, pos)
+	require.Empty(t, lost)
+}
+
+func TestRedisRejectsUnencodableType(t *testing.T) {
+	t.Parallel()
+	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 100})
+	running(t, l)
+	_, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "x\ny"})
+	require.Error(t, err)
+	require.NotErrorIs(t, err, ErrUnavailable)
+}

@@ -1,0 +1,171 @@
+package eventlog
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"ssehub/internal/eventid"
+)
+
+const (
+	// readBlock is how long one XREAD waits for new entries.
+	readBlock = 2 * time.Second
+	// readCount bounds the entries one XREAD returns.
+	readCount = 512
+	// Reconnect backoff doubles from minBackoff up to maxBackoff.
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 2 * time.Second
+)
+
+// reader is the state of the one XREAD loop of an instance.
+type reader struct {
+	l       *Redis
+	deliver func(*Event)
+	started bool
+	checked bool       // the stream was inspected since the last error
+	pos     eventid.ID // where the next XREAD starts
+	seen    eventid.ID // the last entry delivered, zero before the first
+	epoch   string     // the dataset marker seen at the last check
+}
+
+// Run is the instance's one reader: it hands every entry after the log's
+// start to deliver, in stream order. On an error it reports
+// Redis down, retries with backoff and resumes from its last id, so every
+// entry that reached the stream is delivered once Redis is back.
+func (l *Redis) Run(ctx context.Context, deliver func(*Event)) error {
+	r := &reader{l: l, deliver: deliver, pos: l.start}
+	var backoff time.Duration
+	for ctx.Err() == nil {
+		err := r.step(ctx)
+		if err == nil {
+			if backoff > 0 {
+				logx.Infow("redis reader resumed", logx.Field("position", r.pos.String()))
+			}
+			backoff = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		l.setUp(false)
+		r.checked = false
+		if backoff == 0 {
+			// Once per outage; retries are quiet until it resumes.
+			logx.Errorw("redis reader", logx.Field("error", err.Error()), logx.Field("position", r.pos.String()))
+		}
+		backoff = min(max(2*backoff, minBackoff), maxBackoff)
+		if !sleep(ctx, backoff) {
+			break
+		}
+	}
+	return nil
+}
+
+func (r *reader) step(ctx context.Context) error {
+	if !r.checked {
+		if err := r.check(ctx); err != nil {
+			return err
+		}
+		r.checked = true
+		r.l.setUp(true)
+	}
+	res, err := r.l.rdb.XRead(ctx, &redis.XReadArgs{
+		Streams: []string{r.l.stream, r.pos.String()},
+		Count:   readCount,
+		Block:   readBlock,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s after %s: %w", r.l.stream, r.pos, err)
+	}
+	for _, s := range res {
+		for _, msg := range s.Messages {
+			ev, err := entryEvent(msg)
+			if err != nil {
+				// Append checks what it writes; an entry written by
+				// something else is skipped rather than stopping delivery.
+				logx.Errorw("redis entry skipped", logx.Field("id", msg.ID), logx.Field("error", err.Error()))
+				if id, perr := eventid.Parse(msg.ID); perr == nil {
+					r.pos = id
+				}
+				continue
+			}
+			r.deliver(ev)
+			r.pos, r.seen = ev.ID, ev.ID
+		}
+	}
+	return nil
+}
+
+// check inspects Redis before reading: the first time it notes the dataset
+// marker; after an error it finds out whether Redis lost entries while the
+// reader was away and, if so, calls OnLost.
+func (r *reader) check(ctx context.Context) error {
+	epoch, err := r.l.currentEpoch(ctx)
+	if err != nil {
+		return err
+	}
+	if !r.started {
+		r.started, r.epoch = true, epoch
+		return nil
+	}
+	info, err := r.l.info(ctx)
+	if err != nil {
+		return err
+	}
+	lost := epoch != r.epoch ||
+		(info == nil && !r.seen.IsZero()) ||
+		(info != nil && info.last.Less(r.seen))
+	r.epoch = epoch
+	if !lost {
+		return nil
+	}
+	logx.Errorw("redis lost events: every client is told to resume", logx.Field("position", r.pos.String()))
+	// Read what Redis holds now that is not delivered yet: an empty stream
+	// from its beginning, an older snapshot from its end.
+	switch {
+	case info == nil:
+		r.pos = eventid.ID{}
+	case info.last.Less(r.pos):
+		r.pos = info.last
+	}
+	if r.l.opts.OnLost != nil {
+		r.l.opts.OnLost()
+	}
+	return nil
+}
+
+// currentEpoch returns the marker of the Redis dataset, creating it if
+// missing. A dataset that Redis lost (a restart without persistence) comes
+// back without it, so a changed marker means entries may be missing.
+func (l *Redis) currentEpoch(ctx context.Context) (string, error) {
+	fresh := rand.Text()
+	old, err := l.rdb.SetArgs(ctx, l.epoch, fresh, redis.SetArgs{Mode: "NX", Get: true}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return fresh, nil
+	case err != nil:
+		return "", fmt.Errorf("%w: epoch %s: %w", ErrUnavailable, l.epoch, err)
+	}
+	return old, nil
+}
+
+// sleep waits d or until ctx ends; false if ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,124 @@
+package ticker
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/zeromicro/go-zero/core/logx"
+)
+
+// standbyPolls is how many times per interval an instance without the lease
+// tries to take it: the lease lives 1.25 intervals, so a standby takes over
+// at most 1.25+1/8 intervals after the holder's last tick. A holder late by
+// more than a quarter interval may lose the lease early; seq stays unique.
+const standbyPolls = 8
+
+// Lease decides which of several instances ticks.
+type Lease interface {
+	// Next renews or takes the lease and, if this instance holds it,
+	// returns the next tick number.
+	Next(ctx context.Context) (seq uint64, held bool, err error)
+}
+
+// leaseScript renews the lease if this instance holds it, takes it if nobody
+// does, and then counts the tick; all in one step, so two instances never
+// both count a tick and seq never repeats.
+var leaseScript = redis.NewScript(`
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+elseif holder then
+  return false
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return redis.call('INCR', KEYS[2])
+`)
+
+// RedisLease is a lease key in Redis with the tick counter beside it.
+type RedisLease struct {
+	rdb      redis.UniversalClient
+	keys     []string
+	instance string
+	ttl      time.Duration
+}
+
+// NewRedisLease returns the lease of prefix for ticks every interval.
+func NewRedisLease(rdb redis.UniversalClient, prefix string, every time.Duration) *RedisLease {
+	return &RedisLease{
+		rdb:      rdb,
+		keys:     []string{prefix + ":tick:lease", prefix + ":tick:seq"},
+		instance: rand.Text(),
+		ttl:      every + every/4,
+	}
+}
+
+// Next renews or takes the lease and counts a tick while held.
+func (l *RedisLease) Next(ctx context.Context) (uint64, bool, error) {
+	seq, err := leaseScript.Run(ctx, l.rdb, l.keys, l.instance, l.ttl.Milliseconds()).Uint64()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("tick lease %s: %w", l.keys[0], err)
+	}
+	return seq, true, nil
+}
+
+// RunShared ticks every interval while this instance holds lease; without
+// it, it tries to take the lease standbyPolls times per interval and ticks
+// at once when it does.
+func RunShared(ctx context.Context, every time.Duration, lease Lease, publish Publisher) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	poll := time.NewTicker(max(every/standbyPolls, time.Millisecond))
+	defer poll.Stop()
+	s := shared{lease: lease, publish: publish}
+	for {
+		select {
+		case now := <-tick.C:
+			if s.holding {
+				s.turn(ctx, now)
+			}
+		case now := <-poll.C:
+			if !s.holding && s.turn(ctx, now) {
+				tick.Reset(every)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+type shared struct {
+	lease   Lease
+	publish Publisher
+	holding bool
+	failing bool // the last try failed; errors are logged once per outage
+}
+
+// turn tries one tick and reports whether this instance holds the lease.
+func (s *shared) turn(ctx context.Context, now time.Time) bool {
+	seq, held, err := s.lease.Next(ctx)
+	if err != nil {
+		if !s.failing && ctx.Err() == nil {
+			logx.WithContext(ctx).Errorw("tick lease unavailable", logx.Field("error", err.Error()))
+		}
+		s.failing, s.holding = true, false
+		return false
+	}
+	if held != s.holding {
+		logx.WithContext(ctx).Infow("tick lease", logx.Field("holding", held), logx.Field("seq", seq))
+	}
+	s.failing, s.holding = false, held
+	if held {
+		if err := s.publish(ctx, Message(now, seq)); err != nil {
+			logx.WithContext(ctx).Errorw("tick not published", logx.Field("seq", seq), logx.Field("error", err.Error()))
+		}
+	}
+	return held
+}

@@ -1,0 +1,122 @@
+package ticker
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"ssehub/internal/eventlog"
+	"ssehub/internal/redistest"
+)
+
+const waitFor = 10 * time.Second
+
+func client(t *testing.T, srv *redistest.Server) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+func TestRedisLeaseOneHolderAndOneCounter(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a := NewRedisLease(client(t, srv), "t", time.Hour)
+	b := NewRedisLease(client(t, srv), "t", time.Hour)
+	ctx := context.Background()
+
+	seq, held, err := a.Next(ctx)
+	require.NoError(t, err)
+	require.True(t, held)
+	require.Equal(t, uint64(1), seq)
+	_, held, err = b.Next(ctx)
+	require.NoError(t, err)
+	require.False(t, held)
+	seq, held, err = a.Next(ctx)
+	require.NoError(t, err)
+	require.True(t, held)
+	require.Equal(t, uint64(2), seq)
+}
+
+func TestRedisLeaseTakenOverAfterExpiry(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a := NewRedisLease(client(t, srv), "t", 20*time.Millisecond)
+	b := NewRedisLease(client(t, srv), "t", 20*time.Millisecond)
+	_, held, err := a.Next(context.Background())
+	require.NoError(t, err)
+	require.True(t, held)
+	var seq uint64
+	require.Eventually(t, func() bool {
+		s, held, err := b.Next(context.Background())
+		require.NoError(t, err)
+		seq = s
+		return held
+	}, waitFor, 5*time.Millisecond)
+	require.Equal(t, uint64(2), seq)
+	_, held, err = a.Next(context.Background())
+	require.NoError(t, err)
+	require.False(t, held)
+}
+
+// Two instances tick in turn: when the holder stops, the other carries on
+// with the next seq; no seq is published twice or skipped.
+func TestRunSharedHandsOverWithoutDuplicates(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	const every = 20 * time.Millisecond
+	var mu sync.Mutex
+	var seqs []uint64
+	by := map[uint64]string{}
+	publisher := func(name string) Publisher {
+		return func(_ context.Context, m eventlog.Message) error {
+			var body struct{ Seq uint64 }
+			require.NoError(t, json.Unmarshal(m.Data, &body))
+			mu.Lock()
+			seqs = append(seqs, body.Seq)
+			by[body.Seq] = name
+			mu.Unlock()
+			return nil
+		}
+	}
+	snapshot := func() ([]uint64, map[uint64]string) {
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[uint64]string{}
+		for k, v := range by {
+			out[k] = v
+		}
+		return append([]uint64(nil), seqs...), out
+	}
+	run := func(name string) context.CancelFunc {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			RunShared(ctx, every, NewRedisLease(client(t, srv), "t", every), publisher(name))
+		}()
+		stop := func() { cancel(); <-done }
+		t.Cleanup(stop)
+		return stop
+	}
+	stopA := run("a")
+	require.Eventually(t, func() bool { s, _ := snapshot(); return len(s) >= 3 }, waitFor, time.Millisecond)
+	stopB := run("b")
+	// b is standby while a holds the lease; stop a and b takes over.
+	stopA()
+	aTicks := len(func() []uint64 { s, _ := snapshot(); return s }())
+	require.Eventually(t, func() bool { s, _ := snapshot(); return len(s) >= aTicks+3 }, waitFor, time.Millisecond)
+	stopB()
+
+	s, owner := snapshot()
+	for i, seq := range s {
+		require.Equal(t, uint64(i+1), seq, "seqs %v", s)
+	}
+	require.Equal(t, "a", owner[1])
+	require.Equal(t, "b", owner[s[len(s)-1]])
+}
