@@ -215,6 +215,27 @@ func TestPoolShutdownEndsBody(t *testing.T) {
 	require.NoError(t, ctx.Err(), "pool still holds streams after the drain")
 }
 
+// TestPoolResyncSendsClientsBackSpreadOut: when the shared log lost events,
+// every stream ends with a jittered retry so clients resume, not all at once.
+func TestPoolResyncSendsClientsBackSpreadOut(t *testing.T) {
+	t.Parallel()
+	f := start(t, 8, false)
+	resp, err := http.Get(f.srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.True(t, <-f.adopted)
+	r := sse.NewReader(resp.Body)
+	_, err = r.Next()
+	require.NoError(t, err)
+	r.Retry = 0
+
+	f.hub.CutAll(hub.ReasonResync)
+	_, err = r.Next()
+	require.ErrorIs(t, err, io.EOF)
+	require.GreaterOrEqual(t, r.Retry, 1000, "no retry before the end")
+	require.Equal(t, hub.ReasonResync, f.gone.next(t))
+}
+
 // TestPoolCutsClientThatStopsReading: a client that reads nothing fills its
 // socket, then its queue, and is cut off as slow; nobody else waits for it.
 func TestPoolCutsClientThatStopsReading(t *testing.T) {
