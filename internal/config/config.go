@@ -57,7 +57,10 @@ type SseConf struct {
 	// is out: a few writer goroutines and one epoll loop serve them all,
 	// instead of a goroutine and buffers per stream (see docs/perf.md).
 	Hijack bool `json:",default=true"`
-	Replay ReplayConf
+	// Writers is how many goroutines write taken-over streams; 0 = half the
+	// processors, at least one.
+	Writers int `json:",default=0,range=[0:1024]"`
+	Replay  ReplayConf
 }
 
 // ReplayConf bounds the history kept for Last-Event-ID resume.

@@ -44,6 +44,7 @@ type Pool struct {
 	retry        time.Duration
 	writeTimeout time.Duration
 	capacity     int
+	writers      int
 	poller       *poller
 	queue        chan *Conn
 
@@ -62,16 +63,22 @@ type Pool struct {
 	stopped  bool // Run has returned: nothing more is taken over
 }
 
-// NewPool returns a pool for up to capacity streams of h, or nil where the
-// platform has no epoll; a nil pool takes nothing over.
-func NewPool(h *hub.Hub, capacity int, retry, writeTimeout time.Duration) *Pool {
+// NewPool returns a pool for up to capacity streams of h, written by
+// writers goroutines (0: half the processors, at least one), or nil where
+// the platform has no epoll; a nil pool takes nothing over.
+func NewPool(h *hub.Hub, capacity, writers int, retry, writeTimeout time.Duration) *Pool {
 	p, err := newPoller()
 	if err != nil {
 		logx.Infow("streams keep their goroutines", logx.Field("reason", err.Error()))
 		return nil
 	}
+	if writers <= 0 {
+		// Each write also runs the kernel's network path; on 2 cores one
+		// writer used 8 µs per event where two used 10 (docs/perf.md).
+		writers = max(runtime.GOMAXPROCS(0)/2, 1)
+	}
 	return &Pool{
-		hub: h, retry: retry, writeTimeout: writeTimeout, capacity: capacity, poller: p,
+		hub: h, retry: retry, writeTimeout: writeTimeout, capacity: capacity, writers: writers, poller: p,
 		// Every Conn is in the queue at most once, so it never fills.
 		queue: make(chan *Conn, capacity),
 		conns: make(map[uint64]*Conn),
@@ -88,7 +95,7 @@ func closedChan() chan struct{} {
 // Run serves the pool's streams until ctx ends, then closes what is left.
 func (p *Pool) Run(ctx context.Context) {
 	var writers sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
+	for range p.writers {
 		writers.Add(1)
 		threading.GoSafe(func() {
 			defer writers.Done()

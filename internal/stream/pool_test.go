@@ -63,7 +63,7 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int) *fixture 
 	t.Helper()
 	f := &fixture{gone: make(gone, 16), adopted: make(chan bool, 16), ended: make(chan struct{}, 16)}
 	f.hub = hub.New(hub.Options{ClientBuffer: clientBuffer, Heartbeat: time.Hour, Observer: f.gone})
-	f.pool = NewPool(f.hub, capacity, time.Second, wait)
+	f.pool = NewPool(f.hub, capacity, 0, time.Second, wait)
 	require.NotNil(t, f.pool)
 	ctx, cancel := context.WithCancel(context.Background())
 	hubDone, poolDone := make(chan struct{}), make(chan struct{})

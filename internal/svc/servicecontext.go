@@ -70,7 +70,7 @@ func NewServiceContext(c config.Config) *ServiceContext {
 		cancel:     cancel,
 	}
 	if c.Sse.Hijack {
-		s.Streams = stream.NewPool(h, min(maxClients, maxPooled), c.Sse.Retry, c.Sse.WriteTimeout)
+		s.Streams = stream.NewPool(h, min(maxClients, maxPooled), c.Sse.Writers, c.Sse.Retry, c.Sse.WriteTimeout)
 	}
 	if !c.Redis.Enabled() {
 		s.Log = eventlog.NewMemory(c.Sse.Replay.Size, c.Sse.Replay.MaxAge)
