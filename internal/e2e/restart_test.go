@@ -16,23 +16,10 @@ import (
 	"ssehub/internal/testkit"
 )
 
-// processYAML is a config for ssehub as a child process: info logs, so
-// testkit sees the listening line, and a 2s retry, so the page comes back
-// well after the new process listens.
+// processYAML is a child-process config with a 2s retry, so the page comes
+// back well after the new process listens.
 func processYAML(port int) string {
-	return fmt.Sprintf(`Name: ssehub-e2e
-Host: 127.0.0.1
-Port: %d
-Log:
-  Mode: console
-  Encoding: plain
-  Level: info
-  Stat: false
-Sse:
-  PublishOpen: true
-  Retry: 2s
-  TickInterval: 200ms
-`, port)
+	return testkit.ProcessYAML("ssehub-e2e", port, "Retry: 2s\nTickInterval: 200ms", "")
 }
 
 // TestPageSurvivesServerRestart restarts ssehub on the same port under an

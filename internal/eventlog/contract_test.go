@@ -42,6 +42,8 @@ func newTestRedis(t *testing.T, srv *redistest.Server, opts RedisOptions) *Redis
 	return NewRedis(rdb, opts)
 }
 
+func all(string) bool { return true }
+
 // forEachLog runs fn against every implementation of Log.
 func forEachLog(t *testing.T, fn func(t *testing.T, mk logMaker)) {
 	for name, mk := range makers {

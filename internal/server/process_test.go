@@ -15,28 +15,14 @@ import (
 )
 
 func processYAML(port int, sse string) string {
-	return fmt.Sprintf(`Name: ssehub-proc
-Host: 127.0.0.1
-Port: %d
-Log:
-  Mode: console
-  Encoding: plain
-  Level: info
-  Stat: false
-Shutdown:
-  WrapUpTime: 200ms
-  WaitTime: 5s
-Sse:
-  PublishOpen: true
-  Retry: 1s
-%s`, port, sse)
+	return testkit.ProcessYAML("ssehub-proc", port, "Retry: 1s\n"+sse, "")
 }
 
 // TestSigtermEndsEveryStreamAndExitsZero: go-zero's graceful shutdown waits
 // for idle connections, which a stream never is; the hub must end them.
 func TestSigtermEndsEveryStreamAndExitsZero(t *testing.T) {
 	t.Parallel()
-	p := testkit.StartProcess(t, processYAML(0, "  TickInterval: 50ms\n"))
+	p := testkit.StartProcess(t, processYAML(0, "TickInterval: 50ms"))
 	const streams = 100
 	opened := make([]*testkit.Stream, streams)
 	for i := range opened {
@@ -65,7 +51,7 @@ func TestSigtermEndsEveryStreamAndExitsZero(t *testing.T) {
 // so the client gets a reset and then everything the new process published.
 func TestResumeAcrossRestartGetsResetThenNewHistory(t *testing.T) {
 	t.Parallel()
-	sse := "  TickInterval: 1h\n"
+	sse := "TickInterval: 1h"
 	first := testkit.StartProcess(t, processYAML(0, sse))
 	oldIDs := publishN(t, first.URL, "news", 3)
 	port := first.Addr[strings.LastIndex(first.Addr, ":")+1:]
