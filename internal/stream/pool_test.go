@@ -263,15 +263,7 @@ func TestPoolLeavesTLSStreamsToTheirGoroutine(t *testing.T) {
 	defer resp.Body.Close()
 	require.False(t, <-f.adopted)
 	f.hub.Deliver(wireEvent(t, 1, "hi"))
-	r := sse.NewReader(resp.Body)
-	for {
-		frame, err := r.Next()
-		require.NoError(t, err)
-		if !frame.IsComment {
-			require.Equal(t, "hi", frame.Data)
-			return
-		}
-	}
+	requireFirstEvent(t, resp, "hi")
 }
 
 func TestPoolAtCapacityLeavesStreamsToTheirGoroutine(t *testing.T) {
@@ -283,12 +275,18 @@ func TestPoolAtCapacityLeavesStreamsToTheirGoroutine(t *testing.T) {
 	defer resp.Body.Close()
 	require.False(t, <-f.adopted)
 	f.hub.Deliver(wireEvent(t, 1, "hi"))
+	requireFirstEvent(t, resp, "hi")
+}
+
+// requireFirstEvent reads resp's stream up to its first event and checks its data.
+func requireFirstEvent(t *testing.T, resp *http.Response, data string) {
+	t.Helper()
 	r := sse.NewReader(resp.Body)
 	for {
 		frame, err := r.Next()
 		require.NoError(t, err)
 		if !frame.IsComment {
-			require.Equal(t, "hi", frame.Data)
+			require.Equal(t, data, frame.Data)
 			return
 		}
 	}
