@@ -148,14 +148,8 @@ func TestPoolEndsStreamWhenTokenExpires(t *testing.T) {
 	t.Parallel()
 	f := start(t, 8, false)
 	f.expires.Store(time.Now().Add(100 * time.Millisecond).UnixNano())
-	resp, err := http.Get(f.srv.URL)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.True(t, <-f.adopted)
-	r := sse.NewReader(resp.Body)
-	_, err = r.Next()
-	require.NoError(t, err)
-	_, err = r.Next()
+	r := f.openAdopted(t)
+	_, err := r.Next()
 	require.ErrorIs(t, err, io.EOF)
 	require.False(t, errors.Is(err, io.ErrUnexpectedEOF))
 	require.Equal(t, hub.ReasonAuth, f.gone.next(t))
@@ -169,13 +163,7 @@ func TestPoolEndsStreamWhenTokenExpires(t *testing.T) {
 func TestPoolDeliversChunkedEvents(t *testing.T) {
 	t.Parallel()
 	f := start(t, 8, false)
-	resp, err := http.Get(f.srv.URL)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.True(t, <-f.adopted)
-	r := sse.NewReader(resp.Body)
-	_, err = r.Next()
-	require.NoError(t, err)
+	r := f.openAdopted(t)
 	for seq := uint64(1); seq <= 3; seq++ {
 		f.hub.Deliver(wireEvent(t, seq, "line1\nline2"))
 	}
@@ -193,17 +181,11 @@ func TestPoolDeliversChunkedEvents(t *testing.T) {
 func TestPoolShutdownEndsBody(t *testing.T) {
 	t.Parallel()
 	f := start(t, 8, false)
-	resp, err := http.Get(f.srv.URL)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.True(t, <-f.adopted)
-	r := sse.NewReader(resp.Body)
-	_, err = r.Next()
-	require.NoError(t, err)
+	r := f.openAdopted(t)
 	r.Retry = 0
 
 	f.hub.Drain()
-	_, err = r.Next()
+	_, err := r.Next()
 	require.ErrorIs(t, err, io.EOF)
 	require.False(t, errors.Is(err, io.ErrUnexpectedEOF))
 	require.GreaterOrEqual(t, r.Retry, 1000, "no retry line before the end")
@@ -220,17 +202,11 @@ func TestPoolShutdownEndsBody(t *testing.T) {
 func TestPoolResyncSendsClientsBackSpreadOut(t *testing.T) {
 	t.Parallel()
 	f := start(t, 8, false)
-	resp, err := http.Get(f.srv.URL)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.True(t, <-f.adopted)
-	r := sse.NewReader(resp.Body)
-	_, err = r.Next()
-	require.NoError(t, err)
+	r := f.openAdopted(t)
 	r.Retry = 0
 
 	f.hub.CutAll(hub.ReasonResync)
-	_, err = r.Next()
+	_, err := r.Next()
 	require.ErrorIs(t, err, io.EOF)
 	require.GreaterOrEqual(t, r.Retry, 1000, "no retry before the end")
 	require.Equal(t, hub.ReasonResync, f.gone.next(t))
@@ -276,6 +252,20 @@ func TestPoolAtCapacityLeavesStreamsToTheirGoroutine(t *testing.T) {
 	require.False(t, <-f.adopted)
 	f.hub.Deliver(wireEvent(t, 1, "hi"))
 	requireFirstEvent(t, resp, "hi")
+}
+
+// openAdopted opens a stream, checks the pool took it over and reads its
+// preamble; the body is closed at cleanup.
+func (f *fixture) openAdopted(t *testing.T) *sse.Reader {
+	t.Helper()
+	resp, err := http.Get(f.srv.URL)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	require.True(t, <-f.adopted)
+	r := sse.NewReader(resp.Body)
+	_, err = r.Next()
+	require.NoError(t, err)
+	return r
 }
 
 // requireFirstEvent reads resp's stream up to its first event and checks its data.
