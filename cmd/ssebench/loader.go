@@ -233,8 +233,8 @@ func (l *loader) close(published uint64) Result {
 	}
 	l.readers.Wait()
 	r := Result{
-		Conns: l.cfg.N, Established: l.established, FailReasons: l.failReasons,
-		EstablishSec: l.establish.Seconds(), DropReasons: map[string]int{},
+		Counts: Counts{Conns: l.cfg.N, Established: l.established, FailReasons: l.failReasons,
+			EstablishSec: l.establish.Seconds(), DropReasons: map[string]int{}},
 		Connect: l.connect.Snapshot(), Latency: l.latency.Snapshot(),
 	}
 	for i := range l.stats {
@@ -242,7 +242,6 @@ func (l *loader) close(published uint64) Result {
 		if l.conns[i] == nil {
 			continue
 		}
-		r.Failed = l.cfg.N - l.established
 		lost := st.lost + published - min(st.last.Load(), published)
 		r.Expected += published
 		r.Received += st.received

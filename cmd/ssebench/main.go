@@ -125,7 +125,7 @@ func run(o options) (*Report, error) {
 		}
 	}
 
-	rep := &Report{Scenario: o.scenario, Start: time.Now().UTC(), Conns: o.conns, Procs: procs, Srcs: srcs,
+	rep := &Report{Scenario: o.scenario, Start: time.Now().UTC(), Procs: procs, Srcs: srcs,
 		Rate: o.rate, HoldSec: o.hold.Seconds()}
 	before, haveProc := sample(pid)
 
@@ -252,16 +252,12 @@ func postOK(client *http.Client, endpoint, body string) bool {
 }
 
 func (rep *Report) fill(r Result, published uint64, pubErrors int) {
-	rep.Established, rep.Failed, rep.FailReasons = r.Established, r.Failed, r.FailReasons
-	rep.Dropped, rep.DropReasons = r.Dropped, r.DropReasons
-	rep.EstablishSec = r.EstablishSec
+	rep.Counts = r.Counts
 	var connect, latency Hist
 	connect.Merge(r.Connect)
 	latency.Merge(r.Latency)
 	rep.ConnectMs, rep.LatencyMs, rep.SpreadMs = quantiles(&connect), quantiles(&latency), spreads(r)
 	rep.Published, rep.PublishErrors = published, pubErrors
-	rep.Expected, rep.Received, rep.Lost, rep.Duplicated = r.Expected, r.Received, r.Lost, r.Dup
-	rep.ConnsWithLoss, rep.ConnsWithDup = r.ConnsWithLoss, r.ConnsWithDup
 }
 
 func serverReport(pid int, before, connected, end procSample, rep *Report) *ServerReport {

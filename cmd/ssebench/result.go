@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// Result is what one process's connections saw; the parent merges them.
-type Result struct {
+// Counts are the connection and delivery tallies, per process and in the report.
+type Counts struct {
 	Conns         int            `json:"conns"`
 	Established   int            `json:"established"`
 	Failed        int            `json:"failed"`
@@ -25,29 +25,39 @@ type Result struct {
 	Dup           uint64         `json:"duplicated"`
 	ConnsWithLoss int            `json:"connsWithLoss"`
 	ConnsWithDup  int            `json:"connsWithDup"`
-	Connect       Snapshot       `json:"connect"`
-	Latency       Snapshot       `json:"latency"`
-	First         []int64        `json:"first,omitempty"`
-	Last          []int64        `json:"last,omitempty"`
+}
+
+// add adds another process's counts to c.
+func (c *Counts) add(o Counts) {
+	c.Conns += o.Conns
+	c.Established += o.Established
+	c.Failed += o.Failed
+	c.Dropped += o.Dropped
+	c.EstablishSec = max(c.EstablishSec, o.EstablishSec)
+	c.Expected += o.Expected
+	c.Received += o.Received
+	c.Lost += o.Lost
+	c.Dup += o.Dup
+	c.ConnsWithLoss += o.ConnsWithLoss
+	c.ConnsWithDup += o.ConnsWithDup
+	c.FailReasons = addCounts(c.FailReasons, o.FailReasons)
+	c.DropReasons = addCounts(c.DropReasons, o.DropReasons)
+}
+
+// Result is what one process's connections saw; the parent merges them.
+type Result struct {
+	Counts
+	Connect Snapshot `json:"connect"`
+	Latency Snapshot `json:"latency"`
+	First   []int64  `json:"first,omitempty"`
+	Last    []int64  `json:"last,omitempty"`
 }
 
 // merge adds another process's result to r.
 func (r *Result) merge(o Result) {
-	r.Conns += o.Conns
-	r.Established += o.Established
-	r.Failed += o.Failed
-	r.Dropped += o.Dropped
-	r.EstablishSec = max(r.EstablishSec, o.EstablishSec)
-	r.Expected += o.Expected
-	r.Received += o.Received
-	r.Lost += o.Lost
-	r.Dup += o.Dup
-	r.ConnsWithLoss += o.ConnsWithLoss
-	r.ConnsWithDup += o.ConnsWithDup
+	r.Counts.add(o.Counts)
 	r.Connect = r.Connect.add(o.Connect)
 	r.Latency = r.Latency.add(o.Latency)
-	r.FailReasons = addCounts(r.FailReasons, o.FailReasons)
-	r.DropReasons = addCounts(r.DropReasons, o.DropReasons)
 	if r.First == nil {
 		r.First, r.Last = make([]int64, len(o.First)), make([]int64, len(o.Last))
 	}
@@ -83,32 +93,20 @@ func quantiles(h *Hist) Quantiles {
 
 // Report is the run's outcome, printed as text or JSON.
 type Report struct {
-	Scenario      string         `json:"scenario"`
-	Start         time.Time      `json:"start"`
-	Conns         int            `json:"conns"`
-	Procs         int            `json:"procs"`
-	Srcs          int            `json:"sourceAddrs"`
-	Established   int            `json:"established"`
-	Failed        int            `json:"failed"`
-	FailReasons   map[string]int `json:"failReasons,omitempty"`
-	Dropped       int            `json:"dropped"`
-	DropReasons   map[string]int `json:"dropReasons,omitempty"`
-	EstablishSec  float64        `json:"establishSec"`
-	ConnectMs     Quantiles      `json:"connectMs"`
-	Rate          float64        `json:"rate"`
-	HoldSec       float64        `json:"holdSec"`
-	Published     uint64         `json:"published"`
-	PublishErrors int            `json:"publishErrors"`
-	Expected      uint64         `json:"expected"`
-	Received      uint64         `json:"received"`
-	Lost          uint64         `json:"lost"`
-	Duplicated    uint64         `json:"duplicated"`
-	ConnsWithLoss int            `json:"connsWithLoss"`
-	ConnsWithDup  int            `json:"connsWithDup"`
-	LatencyMs     Quantiles      `json:"latencyMs"`
-	SpreadMs      Quantiles      `json:"fanoutSpreadMs"`
-	Server        *ServerReport  `json:"server,omitempty"`
-	LoadAvg       string         `json:"loadavg"`
+	Scenario string    `json:"scenario"`
+	Start    time.Time `json:"start"`
+	Procs    int       `json:"procs"`
+	Srcs     int       `json:"sourceAddrs"`
+	Counts
+	ConnectMs     Quantiles     `json:"connectMs"`
+	Rate          float64       `json:"rate"`
+	HoldSec       float64       `json:"holdSec"`
+	Published     uint64        `json:"published"`
+	PublishErrors int           `json:"publishErrors"`
+	LatencyMs     Quantiles     `json:"latencyMs"`
+	SpreadMs      Quantiles     `json:"fanoutSpreadMs"`
+	Server        *ServerReport `json:"server,omitempty"`
+	LoadAvg       string        `json:"loadavg"`
 }
 
 // ServerReport is the server process's cost, from /proc.
@@ -144,7 +142,7 @@ func (rep *Report) print(w io.Writer) {
 	fmt.Fprintf(w, "  dropped during the run %d %s\n", rep.Dropped, reasons(rep.DropReasons))
 	fmt.Fprintf(w, "  published %d (%d errors); received %d of %d expected; lost %d (%d conns), duplicated %d (%d conns)\n",
 		rep.Published, rep.PublishErrors, rep.Received, rep.Expected, rep.Lost, rep.ConnsWithLoss,
-		rep.Duplicated, rep.ConnsWithDup)
+		rep.Dup, rep.ConnsWithDup)
 	fmt.Fprintf(w, "  publish→delivery ms: p50 %.1f p90 %.1f p99 %.1f max %.1f\n",
 		rep.LatencyMs.P50, rep.LatencyMs.P90, rep.LatencyMs.P99, rep.LatencyMs.Max)
 	fmt.Fprintf(w, "  fan-out spread ms:   p50 %.1f p90 %.1f p99 %.1f max %.1f\n",

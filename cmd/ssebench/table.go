@@ -27,7 +27,7 @@ func printTable(w io.Writer, path string) error {
 			util = fmt.Sprintf("%.0f", s.CPUUtilPct)
 		}
 		fmt.Fprintf(w, "| %s | %d | %g | %d (%d) | %.2f | %d | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %s | %s | %s |\n",
-			r.Scenario, r.Conns, r.Rate, r.Established, r.Failed, r.EstablishSec, r.Lost, r.Duplicated,
+			r.Scenario, r.Conns, r.Rate, r.Established, r.Failed, r.EstablishSec, r.Lost, r.Dup,
 			r.LatencyMs.P50, r.LatencyMs.P90, r.LatencyMs.P99, r.LatencyMs.Max, r.SpreadMs.P99, rss, cpu, util,
 			firstField(r.LoadAvg))
 	}
