@@ -3,6 +3,7 @@ package eventlog
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,8 +18,6 @@ import (
 var _ Log = (*Redis)(nil)
 
 const (
-	// replayPage is how many entries one XRANGE reads.
-	replayPage = 512
 	// noAgeKeyTTL keeps idempotency keys when Replay.MaxAge is 0 (no age
 	// limit); Append checks that the keyed event is still retained anyway.
 	noAgeKeyTTL = 24 * time.Hour
@@ -58,6 +57,11 @@ type RedisOptions struct {
 	MaxAge time.Duration
 	// OnUp is told when Redis becomes reachable or unreachable.
 	OnUp func(up bool)
+	// Replays bounds how many replay reads (XRANGE of one page) run at
+	// once; 0 means 2×GOMAXPROCS. A replay holds a slot only while it reads
+	// a page, not while the client is written, so a stalled client cannot
+	// starve the others.
+	Replays int
 	// OnLost is told when the reader finds that Redis lost events it had not
 	// delivered yet (a restart without persistence, an older snapshot), so
 	// clients can be told instead of seeing a silent gap.
@@ -79,6 +83,8 @@ type Redis struct {
 	// it even if the reader could not reach Redis yet at that time.
 	start eventid.ID
 
+	replays chan struct{} // a semaphore of Replays slots
+
 	up       atomic.Bool
 	upMu     sync.Mutex // orders OnUp calls
 	reported bool       // OnUp was called once; guarded by upMu
@@ -86,12 +92,16 @@ type Redis struct {
 
 // NewRedis returns a log on rdb; the caller owns rdb and closes it.
 func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
+	if opts.Replays <= 0 {
+		opts.Replays = 2 * runtime.GOMAXPROCS(0)
+	}
 	return &Redis{
-		rdb:    rdb,
-		opts:   opts,
-		stream: opts.Prefix + ":events",
-		epoch:  opts.Prefix + ":epoch",
-		start:  eventid.ID{Ms: uint64(time.Now().UnixMilli() - 1)},
+		replays: make(chan struct{}, opts.Replays),
+		rdb:     rdb,
+		opts:    opts,
+		stream:  opts.Prefix + ":events",
+		epoch:   opts.Prefix + ":epoch",
+		start:   eventid.ID{Ms: uint64(time.Now().UnixMilli() - 1)},
 	}
 }
 
@@ -127,64 +137,142 @@ func (l *Redis) Append(ctx context.Context, m Message) (eventid.ID, bool, error)
 	return id, dup == 1, nil
 }
 
-// Replay reads the matching entries in (after, upto]. upto is raised to
-// start: entries up to it never come live on this instance. A
-// client id later than upto but within the stream was issued by another
-// instance; it is Known, and the stream writer skips live events up to it.
-func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool) ([]*Event, Position, error) {
+// Replay reads the matching entries in (after, upto], PageSize at a time,
+// and hands each page to page before reading the next. upto is raised to
+// start: entries up to it never come live on this instance. A client id
+// later than upto but within the stream was issued by another instance; it
+// is Known, and the stream writer skips live events up to it.
+func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool,
+	start func(Position) error, page func([]*Event) error) error {
 	if upto.Less(l.start) {
 		upto = l.start
 	}
-	pos, err := l.position(ctx, after)
-	if err != nil || pos == Unknown {
-		return nil, pos, err
+	pos, info, err := l.place(ctx, after)
+	if err != nil {
+		return err
 	}
-	var out []*Event
-	from := after.Next()
+	if err := start(pos); err != nil {
+		return err
+	}
+	// from is the first id the client wants; guard says every retained
+	// entry from it on is wanted, so a first entry past it means trimming.
+	from, guard := after.Next(), true
+	switch {
+	case pos == Unknown:
+		return nil
+	case pos == Gone && info != nil && info.length > 0:
+		from = info.first
+	case pos == Gone:
+		// Nothing was retained: whatever the stream holds now is newer.
+		from, guard = eventid.ID{}, false
+	}
+	events := make([]*Event, 0, PageSize)
 	for !upto.Less(from) {
-		page, err := l.rdb.XRangeN(ctx, l.stream, from.String(), upto.String(), replayPage).Result()
+		msgs, err := l.replayPage(ctx, from, upto, guard)
 		if err != nil {
-			return nil, pos, fmt.Errorf("%w: replay %s: %w", ErrUnavailable, l.stream, err)
+			return err
 		}
-		for _, msg := range page {
+		clear(events)
+		events = events[:0]
+		for _, msg := range msgs {
 			ev, err := entryEvent(msg)
 			if err != nil {
-				return nil, pos, err
+				return err
 			}
 			if match(ev.Topic) {
-				out = append(out, ev)
+				events = append(events, ev)
 			}
 			from = ev.ID.Next()
 		}
-		if len(page) < replayPage {
-			break
+		if len(events) > 0 {
+			if err := page(events); err != nil {
+				return err
+			}
 		}
+		if len(msgs) < PageSize {
+			return nil
+		}
+		guard = true
 	}
-	return out, pos, nil
+	return nil
 }
 
-// position places after against the stream. Trimming does not record the
-// newest trimmed id (max-deleted-entry-id counts XDEL only), so an id older
-// than the first retained entry is Gone even when it is the newest trimmed
-// one: that client gets a reset it did not strictly need, never a gap.
-func (l *Redis) position(ctx context.Context, after eventid.ID) (Position, error) {
+// place takes a replay slot to find where after stands.
+func (l *Redis) place(ctx context.Context, after eventid.ID) (Position, *streamInfo, error) {
+	if err := l.acquire(ctx); err != nil {
+		return Unknown, nil, err
+	}
+	defer l.release()
+	return l.position(ctx, after)
+}
+
+// replayPage reads up to PageSize entries in [from, upto] and, in the same
+// round trip, the stream's first entry. Trimming drops the oldest entries,
+// so with guard set a first entry later than from means entries the
+// client wanted may be gone (a conservative test: ids have gaps).
+func (l *Redis) replayPage(ctx context.Context, from, upto eventid.ID, guard bool) ([]redis.XMessage, error) {
+	if err := l.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer l.release()
+	var rng, head *redis.XMessageSliceCmd
+	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		rng = p.XRangeN(ctx, l.stream, from.String(), upto.String(), PageSize)
+		head = p.XRangeN(ctx, l.stream, "-", "+", 1)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: replay %s from %s: %w", ErrUnavailable, l.stream, from, err)
+	}
+	if first := head.Val(); guard && len(first) > 0 {
+		id, err := eventid.Parse(first[0].ID)
+		if err != nil {
+			return nil, fmt.Errorf("replay %s: first id %q: %w", l.stream, first[0].ID, err)
+		}
+		if from.Less(id) {
+			return nil, ErrBehind
+		}
+	}
+	return rng.Val(), nil
+}
+
+// acquire waits for a replay slot or for ctx to end.
+func (l *Redis) acquire(ctx context.Context) error {
+	select {
+	case l.replays <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("replay %s: waiting for a slot: %w", l.stream, ctx.Err())
+	}
+}
+
+func (l *Redis) release() {
+	<-l.replays
+}
+
+// position places after against the stream and returns what XINFO said
+// (nil when there is no stream). Trimming does not record the newest
+// trimmed id (max-deleted-entry-id counts XDEL only), so an id older than
+// the first retained entry is Gone even when it is the newest trimmed one:
+// that client gets a reset it did not strictly need, never a gap.
+func (l *Redis) position(ctx context.Context, after eventid.ID) (Position, *streamInfo, error) {
 	info, err := l.info(ctx)
 	if err != nil {
-		return Unknown, err
+		return Unknown, nil, err
 	}
 	switch {
 	case info == nil:
 		// Nothing was ever issued (or Redis lost it all).
 		if after.IsZero() {
-			return Gone, nil
+			return Gone, nil, nil
 		}
-		return Unknown, nil
+		return Unknown, nil, nil
 	case info.last.Less(after):
-		return Unknown, nil
+		return Unknown, info, nil
 	case info.length == 0 && after.Less(info.last), info.length > 0 && after.Less(info.first):
-		return Gone, nil
+		return Gone, info, nil
 	}
-	return Known, nil
+	return Known, info, nil
 }
 
 // streamInfo is what XINFO STREAM says about where history stands.

@@ -164,26 +164,33 @@ func resume(r *http.Request, st *stream.Stream, log eventlog.Log, lastID string,
 	if err != nil {
 		return eventid.ID{}, reset(st, resetUnknownID, lastID)
 	}
-	events, pos, err := log.Replay(r.Context(), after, last, match)
-	if err != nil {
+	started := false
+	var pos eventlog.Position
+	err = log.Replay(r.Context(), after, last, match, func(p eventlog.Position) error {
+		started, pos = true, p
+		switch p {
+		case eventlog.Gone:
+			return reset(st, resetHistoryGone, lastID)
+		case eventlog.Unknown:
+			return reset(st, resetUnknownID, lastID)
+		}
+		return nil
+	}, func(page []*eventlog.Event) error {
+		metrics.Replayed(len(page))
+		return st.Replay(page)
+	})
+	switch {
+	case err != nil && !started && errors.Is(err, eventlog.ErrUnavailable):
 		logx.WithContext(r.Context()).Errorw("replay failed", logx.Field("lastEventId", lastID),
 			logx.Field("error", err.Error()))
 		return eventid.ID{}, reset(st, resetUnavailable, lastID)
-	}
-	switch pos {
-	case eventlog.Gone:
-		err = reset(st, resetHistoryGone, lastID)
-	case eventlog.Unknown:
-		return eventid.ID{}, reset(st, resetUnknownID, lastID)
-	}
-	if err != nil {
+	case err != nil:
+		// Part of history is out: the client resumes with its last id.
+		logx.WithContext(r.Context()).Infow("replay ended", logx.Field("lastEventId", lastID),
+			logx.Field("error", err.Error()))
 		return eventid.ID{}, err
 	}
-	metrics.Replayed(len(events))
-	if err := st.Replay(events); err != nil {
-		return eventid.ID{}, err
-	}
-	if pos == eventlog.Gone {
+	if pos != eventlog.Known {
 		return eventid.ID{}, nil
 	}
 	return after, nil
