@@ -120,7 +120,7 @@ func (l *Redis) Append(ctx context.Context, m Message) (eventid.ID, bool, error)
 	if keyTTL <= 0 {
 		keyTTL = noAgeKeyTTL
 	}
-	res, err := appendScript.Run(ctx, l.rdb, []string{l.stream, l.opts.Prefix + ":key:" + m.Key},
+	res, err := appendScript.Run(ctx, l.rdb, []string{l.stream, l.keyName(m.Topic, m.Key)},
 		m.Topic, m.Type, m.Data, m.Key, l.opts.Size, l.opts.MaxAge.Milliseconds(), keyTTL.Milliseconds()).Slice()
 	if err != nil {
 		return eventid.ID{}, false, fmt.Errorf("%w: append to %s: %w", ErrUnavailable, l.stream, err)
@@ -135,6 +135,13 @@ func (l *Redis) Append(ctx context.Context, m Message) (eventid.ID, bool, error)
 	}
 	dup, _ := res[1].(int64)
 	return id, dup == 1, nil
+}
+
+// keyName is where an idempotency key's event id is kept, scoped to its
+// topic. Topics may hold ':', so the topic's length makes the name
+// unambiguous: topic "a:b" with key "c" is not topic "a" with key "b:c".
+func (l *Redis) keyName(topic, key string) string {
+	return fmt.Sprintf("%s:key:%d:%s:%s", l.opts.Prefix, len(topic), topic, key)
 }
 
 // Replay reads the matching entries in (after, upto], PageSize at a time,

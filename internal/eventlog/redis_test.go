@@ -61,6 +61,9 @@ func TestRedisReplayCoversEntriesBeforeReaderStart(t *testing.T) {
 	writer := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
 	running(t, writer)
 	ids := appendTo(t, writer, "a", 3)
+	// A log starts a millisecond before it is made: wait until that is
+	// past the entries, or the newest could come live instead.
+	require.Eventually(t, func() bool { return ids[2].Ms < uint64(time.Now().UnixMilli()-1) }, waitFor, time.Millisecond)
 
 	late := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
 	running(t, late)
