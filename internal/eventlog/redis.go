@@ -78,9 +78,10 @@ type RedisOptions struct {
 	// a page, not while the client is written, so a stalled client cannot
 	// starve the others.
 	Replays int
-	// OnLost is told when the reader finds that Redis lost events it had not
-	// delivered yet (a restart without persistence, an older snapshot), so
-	// clients can be told instead of seeing a silent gap.
+	// OnLost is told when the reader finds that Redis lost events (a
+	// restart without persistence, an older snapshot, FLUSHALL) or trimmed
+	// some before the reader read them, so clients can be told instead of
+	// seeing a silent gap.
 	OnLost func()
 }
 
@@ -336,7 +337,10 @@ func (l *Redis) inspect(ctx context.Context, id eventid.ID) (*streamInfo, bool, 
 		at = p.XRangeN(ctx, l.stream, id.String(), id.String(), 1)
 		return nil
 	})
-	if err != nil && !noSuchKey(err) {
+	if err == nil || noSuchKey(err) {
+		err = at.Err()
+	}
+	if err != nil {
 		return nil, false, fmt.Errorf("%w: inspect %s at %s: %w", ErrUnavailable, l.stream, id, err)
 	}
 	info, err := l.parseInfo(infoCmd.Result())
