@@ -339,3 +339,40 @@ func TestLogReplayBehindWhenHistoryMovesOn(t *testing.T) {
 		require.Equal(t, 1, pages)
 	})
 }
+
+// A key is scoped to its topic: the same key on another topic is another
+// event, and a duplicate answer never names another topic's event.
+func TestLogIdempotencyKeyScopedToTopic(t *testing.T) {
+	forEachLog(t, func(t *testing.T, mk logMaker) {
+		l := mk(t, 100, 0)
+		got := running(t, l)
+		publish := func(topic, key string) (eventid.ID, bool) {
+			id, dup, err := l.Append(context.Background(), Message{Topic: topic, Type: "e", Data: []byte(topic), Key: key})
+			require.NoError(t, err)
+			return id, dup
+		}
+		other, dup := publish("other", "K")
+		require.False(t, dup)
+		news, dup := publish("news", "K")
+		require.False(t, dup, "a key of topic other made a publish on news a duplicate")
+		require.NotEqual(t, other, news)
+		// Topics may hold ':'; the key's scope must not run into its name.
+		ab, dup := publish("a:b", "c")
+		require.False(t, dup)
+		a, dup := publish("a", "b:c")
+		require.False(t, dup)
+
+		for _, want := range []struct {
+			topic, key string
+			id         eventid.ID
+		}{{"other", "K", other}, {"news", "K", news}, {"a:b", "c", ab}, {"a", "b:c", a}} {
+			id, dup := publish(want.topic, want.key)
+			require.True(t, dup, want.topic)
+			require.Equal(t, want.id, id, want.topic)
+		}
+		require.Eventually(t, func() bool { return len(got()) == 4 }, waitFor, time.Millisecond)
+		for i, want := range []string{"other", "news", "a:b", "a"} {
+			require.Equal(t, want, got()[i].Topic)
+		}
+	})
+}

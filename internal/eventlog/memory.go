@@ -25,10 +25,14 @@ type Memory struct {
 	count   int
 	last    eventid.ID
 	horizon eventid.ID // newest id no longer retained
-	keys    map[string]eventid.ID
+	keys    map[topicKey]eventid.ID
 	feed    chan *Event
 	stopped chan struct{} // closed when Run returns
 }
+
+// topicKey scopes an idempotency key to its topic: the same key on two
+// topics is two events.
+type topicKey struct{ topic, key string }
 
 // NewMemory returns a log that starts its ids at the current time.
 func NewMemory(size int, maxAge time.Duration) *Memory {
@@ -44,7 +48,7 @@ func newMemory(size int, maxAge time.Duration, now func() time.Time) *Memory {
 		ring:    make([]*Event, size),
 		last:    start,
 		horizon: start,
-		keys:    make(map[string]eventid.ID),
+		keys:    make(map[topicKey]eventid.ID),
 		feed:    make(chan *Event, 1024),
 		stopped: make(chan struct{}),
 	}
@@ -66,7 +70,7 @@ func (l *Memory) Append(_ context.Context, m Message) (eventid.ID, bool, error) 
 	now := l.now()
 	l.expireLocked(now)
 	if m.Key != "" {
-		if id, ok := l.keys[m.Key]; ok {
+		if id, ok := l.keys[topicKey{m.Topic, m.Key}]; ok {
 			return id, true, nil
 		}
 	}
@@ -82,7 +86,7 @@ func (l *Memory) Append(_ context.Context, m Message) (eventid.ID, bool, error) 
 	l.count++
 	l.last = id
 	if m.Key != "" {
-		l.keys[m.Key] = id
+		l.keys[topicKey{m.Topic, m.Key}] = id
 	}
 
 	select {
@@ -195,6 +199,6 @@ func (l *Memory) dropOldestLocked() {
 	l.count--
 	l.horizon = ev.ID
 	if ev.Key != "" {
-		delete(l.keys, ev.Key)
+		delete(l.keys, topicKey{ev.Topic, ev.Key})
 	}
 }

@@ -61,6 +61,9 @@ func TestRedisReplayCoversEntriesBeforeReaderStart(t *testing.T) {
 	writer := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
 	running(t, writer)
 	ids := appendTo(t, writer, "a", 3)
+	// A log starts a millisecond before it is made: wait until that is
+	// past the entries, or the newest could come live instead.
+	require.Eventually(t, func() bool { return ids[2].Ms < uint64(time.Now().UnixMilli()-1) }, waitFor, time.Millisecond)
 
 	late := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
 	running(t, late)
@@ -227,4 +230,50 @@ func TestRedisReplaySlotFreeWhileWriting(t *testing.T) {
 	require.Len(t, evs, 2)
 	close(unblock)
 	require.NoError(t, <-done)
+}
+
+// Redis restarts from a snapshot older than its newest entries, and an
+// entry is appended before the reader is back: the reader still reports the
+// loss, new ids are above the lost ones, and a lost id is Gone, replayed
+// from after itself.
+func TestRedisRestoreFromOlderSnapshot(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	lost := make(chan struct{}, 4)
+	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnLost: func() { lost <- struct{}{} }})
+	got := running(t, l)
+	kept := appendTo(t, l, "a", 2)
+	require.NoError(t, l.rdb.Save(context.Background()).Err())
+	gone := appendTo(t, l, "a", 2)
+	require.Eventually(t, func() bool { return len(got()) == 4 }, waitFor, time.Millisecond)
+
+	srv.Stop(t, false) // the file on disk stays the SAVE above
+	srv.Start(t)
+	var next eventid.ID
+	require.Eventually(t, func() bool {
+		id, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "e"})
+		next = id
+		return err == nil
+	}, waitFor, time.Millisecond)
+	require.True(t, gone[1].Less(next), "id %s reuses the lost range up to %s", next, gone[1])
+	select {
+	case <-lost:
+	case <-time.After(waitFor):
+		t.Fatal("the restore was not detected")
+	}
+
+	for _, id := range gone {
+		evs, pos, err := replayAll(t, l, id, next, all)
+		require.NoError(t, err)
+		require.Equal(t, Gone, pos, id.String())
+		require.Len(t, evs, 1)
+		require.Equal(t, next, evs[0].ID)
+	}
+	evs, pos, err := replayAll(t, l, kept[0], next, all)
+	require.NoError(t, err)
+	require.Equal(t, Known, pos)
+	require.Equal(t, []eventid.ID{kept[1], next}, []eventid.ID{evs[0].ID, evs[1].ID})
+	_, pos, err = replayAll(t, l, next.Next(), next, all)
+	require.NoError(t, err)
+	require.Equal(t, Unknown, pos, "an id above everything issued")
 }
