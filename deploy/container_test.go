@@ -122,7 +122,7 @@ func TestContainerMountedConfigAndEnvironment(t *testing.T) {
 	t.Parallel()
 	e := needEngine(t)
 	cfg := shippedConfig(t, map[string]string{
-		"Port: 8080":             "Port: 9090",
+		"Port: 8080":              "Port: 9090",
 		"Auth:\n  Enabled: false": "Auth:\n  Enabled: true",
 	})
 	secret := strings.Repeat("container-secret-", 3)
