@@ -94,12 +94,11 @@ func (e engine) image(t *testing.T) string {
 		tag := "localhost/ssehub-test:" + strconv.Itoa(os.Getpid())
 		cmd := exec.Command("make", "image", "IMAGE="+tag, "ENGINE="+e.podman)
 		cmd.Dir = image.dir
-		out, err := cmd.CombinedOutput()
-		// Tagged even if a later step failed: TestMain removes it either way.
-		image.tag = tag
-		if err != nil {
+		if out, err := cmd.CombinedOutput(); err != nil {
 			image.err = fmt.Errorf("make image: %w\n%s", err, out)
+			return
 		}
+		image.tag = tag
 	})
 	require.NoError(t, image.err)
 	return image.tag
@@ -110,9 +109,12 @@ func (e engine) image(t *testing.T) string {
 // root to dst. Uncommitted edits are included, so the test builds the code
 // under test.
 func copyCheckout(root, dst string) error {
-	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	cmd := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("list the checkout's files: %w", err)
+		return fmt.Errorf("list the files of the git checkout: %w: %s", err, stderr.String())
 	}
 	for _, name := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
 		err := copyFile(filepath.Join(root, name), filepath.Join(dst, name))
