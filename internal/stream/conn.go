@@ -16,6 +16,7 @@ import (
 // holds scheduled, so its plain fields have one user at a time.
 type Conn struct {
 	id      uint64
+	pool    *Pool
 	nc      net.Conn
 	fd      int
 	client  *hub.Client
@@ -33,6 +34,8 @@ type Conn struct {
 	pending []byte // the unwritten tail of a short write
 	done    bool   // ended; guarded by the pool's mutex
 }
+
+var _ hub.Waker = (*Conn)(nil)
 
 // connSink writes history to a taken-over connection with blocking writes,
 // one chunk per event, for the goroutine that catches it up.
