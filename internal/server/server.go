@@ -39,6 +39,10 @@ type Server struct {
 
 // New builds a server from c.
 func New(c config.Config) (*Server, error) {
+	// conf.Load validates files; a config built in code is checked here.
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	if err := c.SetUp(); err != nil {
 		return nil, err
 	}
