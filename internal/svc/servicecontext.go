@@ -42,6 +42,8 @@ type ServiceContext struct {
 	// Streams serves taken-over streams; nil when Sse.Hijack is off or the
 	// platform has no epoll.
 	Streams *stream.Pool
+	// Topics bounds the topic label of the published-events metric.
+	Topics *metrics.TopicLabels
 	Security
 
 	redis  *redis.Client // nil in memory mode
@@ -66,6 +68,7 @@ func NewServiceContext(c config.Config) *ServiceContext {
 		Config:     c,
 		MaxClients: maxClients,
 		Hub:        h,
+		Topics:     metrics.NewTopicLabels(c.Sse.MetricTopics, append([]string{ticker.Topic}, c.Sse.DefaultTopics...)...),
 		ctx:        ctx,
 		cancel:     cancel,
 	}
@@ -154,7 +157,7 @@ func (s *ServiceContext) Stop() {
 func (s *ServiceContext) Publish(ctx context.Context, m eventlog.Message) (eventid.ID, bool, error) {
 	id, dup, err := s.Log.Append(ctx, m)
 	if err == nil && !dup {
-		metrics.Published(m.Topic)
+		metrics.Published(s.Topics.Of(m.Topic))
 	}
 	return id, dup, err
 }
