@@ -109,9 +109,10 @@ func (s *Server) Start(onListen func(net.Addr)) {
 		// Outside go-zero's router, so its access log sees requests with
 		// their credentials already taken out.
 		hs.Handler = auth.Redact(s.Svc.Config.Auth.Cookie, hs.Handler)
-		// 4/5 of the route timeout, as go-zero sizes ReadTimeout.
-		hs.Handler = bodyDeadline(4*time.Duration(s.Svc.Config.Timeout)*time.Millisecond/5,
-			conf.MaxEventBytes, hs.Handler)
+		// 4/5 and 11/10 of the route timeout, as go-zero sizes ReadTimeout
+		// and WriteTimeout.
+		timeout := time.Duration(s.Svc.Config.Timeout) * time.Millisecond
+		hs.Handler = deadlines(4*timeout/5, 11*timeout/10, conf.MaxEventBytes, handler.StreamPath, hs.Handler)
 		hs.BaseContext = func(l net.Listener) context.Context {
 			logx.Infow("ssehub listening", logx.Field("addr", l.Addr().String()))
 			if onListen != nil {

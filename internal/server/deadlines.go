@@ -1,0 +1,80 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"ssehub/internal/apierr"
+)
+
+// deadlines bounds every request but a stream, in place of the
+// http.Server's ReadTimeout and WriteTimeout, which rest.WithTimeout(0) on
+// the stream route switches off for every route:
+//
+//   - a request body must arrive within read. go-zero's per-route timeout
+//     cannot interrupt a body read, nor net/http's own reads of an unread
+//     body (before it writes the answer, and after the handler, to reuse the
+//     connection), so a body that trickles, even a GET's, would hold the
+//     connection and its goroutine forever. Bodies of methods that carry one
+//     are read here, up to limit+1 bytes: a deadline hit inside the route
+//     also cancels the request context, and go-zero's timeout handler would
+//     then race the route to answer. Other bodies stay unread, under the
+//     deadline.
+//   - the answer must be written within write, so a client that pipelines
+//     requests and never reads cannot block a write forever.
+//
+// A stream (a GET of streamPath without a body) gets neither: it bounds each
+// write itself (Sse.WriteTimeout), and a read deadline on a request without
+// a body would cancel its context when it fires. Requests without a body
+// get no read deadline for that reason.
+func deadlines(read, write time.Duration, limit int64, streamPath string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		hasBody := r.Body != nil && r.Body != http.NoBody
+		// Errors mean the writer cannot take deadlines (none in net/http's
+		// HTTP/1 and HTTP/2 servers); there is nothing better to do then.
+		if r.Method == http.MethodGet && r.URL.Path == streamPath && !hasBody {
+			// A kept-alive connection keeps the deadline of its last answer.
+			_ = rc.SetWriteDeadline(time.Time{})
+		} else {
+			_ = rc.SetWriteDeadline(time.Now().Add(write))
+		}
+		if !hasBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := rc.SetReadDeadline(time.Now().Add(read)); err != nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		head, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			logx.WithContext(r.Context()).Infow("request body timed out",
+				logx.Field("path", r.URL.Path), logx.Field("remote", r.RemoteAddr))
+			apierr.Write(w, r, apierr.New(http.StatusRequestTimeout, "timeout", "the body did not arrive in time"))
+			return
+		case err != nil:
+			apierr.Write(w, r, apierr.New(http.StatusBadRequest, "bad_body", "the body could not be read"))
+			return
+		case int64(len(head)) <= limit:
+			// All of it is here: nothing left to wait for, and the
+			// deadline would otherwise cut net/http's watch for the client
+			// leaving, which starts at the end of the body.
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
