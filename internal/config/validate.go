@@ -49,6 +49,19 @@ func (c Config) ShutdownWait() time.Duration {
 	return defaultShutdownWait
 }
 
+// BodyTimeout bounds the arrival of a request body: 4/5 of go-zero's
+// Timeout, as go-zero sizes http.Server.ReadTimeout.
+func (c Config) BodyTimeout() time.Duration {
+	return 4 * time.Duration(c.Timeout) * time.Millisecond / 5
+}
+
+// AnswerTimeout bounds the writing of an answer: 11/10 of go-zero's
+// Timeout, as go-zero sizes http.Server.WriteTimeout. A stream replaces it
+// with Sse.WriteTimeout before each of its writes.
+func (c Config) AnswerTimeout() time.Duration {
+	return 11 * time.Duration(c.Timeout) * time.Millisecond / 10
+}
+
 func positive(key string, d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("%w: %s must be positive, got %v", ErrInvalid, key, d)

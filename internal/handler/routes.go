@@ -26,7 +26,8 @@ func RegisterHandlers(server *rest.Server, svcCtx *svc.ServiceContext) {
 	// through requests that say exactly "Accept: text/event-stream" (curl
 	// says */*), so the stream would end in a 503 after Timeout. WithTimeout(0)
 	// switches the timeout off for this route.
-	server.AddRoute(rest.Route{Method: http.MethodGet, Path: StreamPath, Handler: noBody(SseHandler(svcCtx))},
+	server.AddRoute(rest.Route{Method: http.MethodGet, Path: StreamPath,
+		Handler: streamGuard(svcCtx.Config.AnswerTimeout(), SseHandler(svcCtx))},
 		rest.WithSSE(), rest.WithTimeout(0))
 
 	server.AddRoutes([]rest.Route{
@@ -42,12 +43,16 @@ func RegisterHandlers(server *rest.Server, svcCtx *svc.ServiceContext) {
 	}
 }
 
-// noBody refuses a stream request that announces a body, before the stream
-// subscribes or takes its address's slot: net/http reads an unread body
-// before it writes the first byte of an answer, so a client that announces
-// a body and never sends it would hold both, with no answer.
-func noBody(next http.HandlerFunc) http.HandlerFunc {
+// streamGuard runs before a stream subscribes or takes its address's slot.
+// It refuses a request with a body: net/http reads an unread body before it
+// writes the first byte of an answer, so a client that announces a body and
+// never sends it would hold both, with no answer. And it puts back the write
+// deadline (answer) that go-zero's WithSSE clears, so that a refusal cannot
+// block on a client that does not read; an open stream sets its own before
+// every write.
+func streamGuard(answer time.Duration, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answer))
 		// ContentLength, not Body: go-zero's chain wraps the body, and a
 		// chunked body has length -1.
 		if r.ContentLength != 0 {

@@ -28,15 +28,16 @@ func dial(t *testing.T, base string) net.Conn {
 	return conn
 }
 
-// requireClosedWithoutReading waits (bounded) until the server has closed conn while conn
-// itself never reads: it keeps writing one more request and takes any error
-// but a write that merely blocks (the server not reading) as the close.
-func requireClosedWithoutReading(t *testing.T, conn net.Conn, request string) {
+// requireClosedWithoutReading writes requests to conn, and goes on writing
+// them, without ever reading, until the server has closed conn (bounded):
+// any write error but one that merely blocks (the server not reading) is
+// the close.
+func requireClosedWithoutReading(t *testing.T, conn net.Conn, requests string) {
 	t.Helper()
 	deadline := time.Now().Add(testkit.Wait)
 	for time.Now().Before(deadline) {
 		require.NoError(t, conn.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
-		_, err := conn.Write([]byte(request))
+		_, err := conn.Write([]byte(requests))
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return
 		}
@@ -47,17 +48,16 @@ func requireClosedWithoutReading(t *testing.T, conn net.Conn, request string) {
 // TestAttackPipelinedRequestsNeverRead: a client pipelines GET /metrics and
 // never reads; the blocked answer hits its write deadline and the server
 // drops the connection instead of holding it and its goroutine for good.
+// (The stream route's refusals: TestStreamGuardSetsAWriteDeadline in
+// internal/handler.)
 func TestAttackPipelinedRequestsNeverRead(t *testing.T) {
 	t.Parallel()
 	underAttackWith(t, testkit.Config(t, "", shortTimeout), func(t *testing.T, base string) {
 		conn := dial(t, base)
 		// A small receive buffer fills sooner.
 		require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(4<<10))
-		const req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
 		// Far more answer bytes than the socket buffers hold.
-		_, err := conn.Write([]byte(strings.Repeat(req, 500)))
-		require.NoError(t, err)
-		requireClosedWithoutReading(t, conn, req)
+		requireClosedWithoutReading(t, conn, strings.Repeat("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 500))
 	})
 }
 

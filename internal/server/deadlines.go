@@ -13,9 +13,9 @@ import (
 	"ssehub/internal/apierr"
 )
 
-// deadlines bounds every request but a stream, in place of the
-// http.Server's ReadTimeout and WriteTimeout, which rest.WithTimeout(0) on
-// the stream route switches off for every route:
+// deadlines bounds every request, in place of the http.Server's
+// ReadTimeout and WriteTimeout, which rest.WithTimeout(0) on the stream
+// route switches off for every route:
 //
 //   - a request body must arrive within read. go-zero's per-route timeout
 //     cannot interrupt a body read, nor net/http's own reads of an unread
@@ -25,26 +25,21 @@ import (
 //     are read here, up to limit+1 bytes: a deadline hit inside the route
 //     also cancels the request context, and go-zero's timeout handler would
 //     then race the route to answer. Other bodies stay unread, under the
-//     deadline.
+//     deadline. Requests without a body get no read deadline: when it fired,
+//     net/http would take it for the client leaving and cancel the request,
+//     a stream's included.
 //   - the answer must be written within write, so a client that pipelines
-//     requests and never reads cannot block a write forever.
-//
-// A stream (a GET of streamPath without a body) gets neither: it bounds each
-// write itself (Sse.WriteTimeout), and a read deadline on a request without
-// a body would cancel its context when it fires. Requests without a body
-// get no read deadline for that reason.
-func deadlines(read, write time.Duration, limit int64, streamPath string, next http.Handler) http.Handler {
+//     requests and never reads cannot block a write forever. go-zero's
+//     WithSSE clears it on the stream route, where handler.RegisterHandlers
+//     sets it again; an open stream sets its own before every write
+//     (Sse.WriteTimeout).
+func deadlines(read, write time.Duration, limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		hasBody := r.Body != nil && r.Body != http.NoBody
-		// Errors mean the writer cannot take deadlines (none in net/http's
-		// HTTP/1 and HTTP/2 servers); there is nothing better to do then.
-		if r.Method == http.MethodGet && r.URL.Path == streamPath && !hasBody {
-			// A kept-alive connection keeps the deadline of its last answer.
-			_ = rc.SetWriteDeadline(time.Time{})
-		} else {
-			_ = rc.SetWriteDeadline(time.Now().Add(write))
-		}
+		// An error means the writer cannot take deadlines (none of net/http's
+		// HTTP/1 and HTTP/2 writers); there is nothing better to do then.
+		_ = rc.SetWriteDeadline(time.Now().Add(write))
 		if !hasBody {
 			next.ServeHTTP(w, r)
 			return

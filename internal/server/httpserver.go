@@ -7,12 +7,10 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"ssehub/internal/auth"
-	"ssehub/internal/handler"
 )
 
 // errNotListening says serving ended before the listener was up.
@@ -75,10 +73,7 @@ func (h *httpServer) configure(hs *http.Server) {
 	// Outside go-zero's router, so its access log sees requests with
 	// their credentials already taken out.
 	hs.Handler = auth.Redact(c.Auth.Cookie, hs.Handler)
-	// 4/5 and 11/10 of the route timeout, as go-zero sizes ReadTimeout
-	// and WriteTimeout.
-	timeout := time.Duration(c.Timeout) * time.Millisecond
-	hs.Handler = deadlines(4*timeout/5, 11*timeout/10, c.Sse.MaxEventBytes, handler.StreamPath, hs.Handler)
+	hs.Handler = deadlines(c.BodyTimeout(), c.AnswerTimeout(), c.Sse.MaxEventBytes, hs.Handler)
 	hs.BaseContext = func(l net.Listener) context.Context {
 		h.once.Do(func() {
 			logx.Infow("ssehub listening", logx.Field("addr", l.Addr().String()))
