@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"ssehub/internal/topic"
 )
 
 // ErrInvalid says a setting is out of range; the message names its key.
@@ -29,6 +31,7 @@ func (c Config) Validate() error {
 		positive("Sse.IdleTimeout", c.Sse.IdleTimeout),
 		positive("Sse.Replay.MaxAge", c.Sse.Replay.MaxAge),
 		trustedProxies(c.Sse.TrustedProxies),
+		defaultTopics(c.Sse.DefaultTopics, c.Sse.MaxTopics),
 	}
 	if c.Auth.Enabled {
 		errs = append(errs, positive("Auth.TicketTTL", c.Auth.TicketTTL))
@@ -72,6 +75,20 @@ func positive(key string, d time.Duration) error {
 func notNegative(key string, d time.Duration) error {
 	if d < 0 {
 		return fmt.Errorf("%w: %s must be 0 or positive, got %v", ErrInvalid, key, d)
+	}
+	return nil
+}
+
+// defaultTopics must be valid topics, no more than a stream may have:
+// otherwise every stream that names no topic would get 400.
+func defaultTopics(list []string, limit int) error {
+	if len(list) > limit {
+		return fmt.Errorf("%w: Sse.DefaultTopics has %d topics, more than Sse.MaxTopics (%d)", ErrInvalid, len(list), limit)
+	}
+	for _, t := range list {
+		if err := topic.Valid(t); err != nil {
+			return fmt.Errorf("%w: Sse.DefaultTopics entry %q: %w", ErrInvalid, t, err)
+		}
 	}
 	return nil
 }

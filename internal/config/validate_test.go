@@ -39,6 +39,8 @@ func TestOutOfRangeSettingsStopTheLoad(t *testing.T) {
 		{"Sse:\n  TrustedProxies: [0.0.0.0/0]\n", "Sse.TrustedProxies"},
 		{"Sse:\n  TrustedProxies: [\"::/0\"]\n", "Sse.TrustedProxies"},
 		{"Sse:\n  TrustedProxies: [proxy.local]\n", "Sse.TrustedProxies"},
+		{"Sse:\n  DefaultTopics: [\"a b\"]\n", "Sse.DefaultTopics"},
+		{"Sse:\n  MaxTopics: 1\n  DefaultTopics: [a, b]\n", "Sse.DefaultTopics"},
 		{"Auth:\n  Enabled: true\n  TicketTTL: 0s\n", "Auth.TicketTTL"},
 		{"Timeout: 0\n", "Timeout"},
 		{"Shutdown:\n  WaitTime: -1s\n", "Shutdown.WaitTime"},
