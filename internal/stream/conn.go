@@ -45,10 +45,8 @@ type connSink struct {
 }
 
 func (s connSink) send(b []byte) error {
-	if s.timeout > 0 {
-		if err := s.c.nc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
-			return err
-		}
+	if err := s.c.nc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
+		return err
 	}
 	head := strconv.AppendInt(make([]byte, 0, chunkHead), int64(len(b)), 16)
 	bufs := net.Buffers{append(head, '\r', '\n'), b, []byte("\r\n")}
