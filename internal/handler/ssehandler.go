@@ -10,7 +10,6 @@ import (
 	"ssehub/internal/apierr"
 	"ssehub/internal/auth"
 	"ssehub/internal/hub"
-	"ssehub/internal/metrics"
 	"ssehub/internal/session"
 	"ssehub/internal/svc"
 	"ssehub/internal/topic"
@@ -24,7 +23,7 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 		// The cap comes first, so a ticket is not spent on a refused stream.
 		ip := svcCtx.ClientIP.Of(r)
 		if !svcCtx.StreamsPerIP.Acquire(ip) {
-			metrics.Hub{}.Disconnected(hub.ReasonLimit)
+			svcCtx.Metrics.Disconnected(hub.ReasonLimit)
 			apierr.Write(w, r, apierr.Unavailable("too_many_streams",
 				"this address holds Sse.MaxClientsPerIP streams already", conf.Retry))
 			return
@@ -39,7 +38,7 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 		expires, err := authorizeStream(svcCtx.Auth, r, topics)
 		if err != nil {
 			release()
-			metrics.Hub{}.Disconnected(hub.ReasonAuth)
+			svcCtx.Metrics.Disconnected(hub.ReasonAuth)
 			apierr.Write(w, r, err)
 			return
 		}
@@ -91,7 +90,6 @@ func authorizeStream(a *auth.Authenticator, r *http.Request, topics []string) (t
 func subscribeError(err error, retryAfter time.Duration) error {
 	switch {
 	case errors.Is(err, hub.ErrFull):
-		metrics.Hub{}.Disconnected(hub.ReasonLimit)
 		return apierr.Unavailable("too_many_clients", "the server holds its maximum number of streams", retryAfter)
 	case errors.Is(err, hub.ErrDraining):
 		return apierr.Unavailable("draining", "the server is shutting down", retryAfter)

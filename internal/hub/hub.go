@@ -214,6 +214,9 @@ func (h *Hub) add(c *Client) error {
 	case h.draining.Load():
 		return ErrDraining
 	case h.opts.MaxClients > 0 && len(h.all) >= h.opts.MaxClients:
+		if h.opts.Observer != nil {
+			h.opts.Observer.Disconnected(ReasonLimit)
+		}
 		return ErrFull
 	}
 	c.lastSent = time.Now().UnixNano()

@@ -1,75 +1,106 @@
-// Package metrics holds ssehub's Prometheus metrics, made with go-zero's
-// metric package and served from /metrics on the main port.
+// Package metrics holds ssehub's Prometheus metrics. Each server instance
+// has its own registry, so servers in one process (tests) count alone;
+// /metrics serves it together with go-zero's HTTP metrics, which live in
+// the default registry.
 package metrics
 
 import (
-	"github.com/zeromicro/go-zero/core/metric"
-	"github.com/zeromicro/go-zero/core/prometheus"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	gozero "github.com/zeromicro/go-zero/core/prometheus"
 
 	"ssehub/internal/hub"
 )
 
 const namespace = "ssehub"
 
-var (
-	clients = metric.NewGaugeVec(&metric.GaugeVecOpts{
-		Namespace: namespace, Name: "clients", Help: "Open event streams.",
-	})
-	published = metric.NewCounterVec(&metric.CounterVecOpts{
-		Namespace: namespace, Name: "events_published_total", Help: "Events appended to the log.",
-		Labels: []string{"topic"},
-	})
-	delivered = metric.NewCounterVec(&metric.CounterVecOpts{
-		Namespace: namespace, Name: "events_delivered_total", Help: "Events queued to clients.",
-	})
-	disconnected = metric.NewCounterVec(&metric.CounterVecOpts{
-		Namespace: namespace, Name: "clients_disconnected_total", Help: "Streams ended, by reason.",
-		Labels: []string{"reason"},
-	})
-	replayed = metric.NewCounterVec(&metric.CounterVecOpts{
-		Namespace: namespace, Name: "replayed_events_total", Help: "Events sent from history on resume.",
-	})
-	resets = metric.NewCounterVec(&metric.CounterVecOpts{
-		Namespace: namespace, Name: "resets_total", Help: "Resets sent because a Last-Event-ID could not be resumed.",
-	})
-	redisUp = metric.NewGaugeVec(&metric.GaugeVecOpts{
-		Namespace: namespace, Name: "redis_up", Help: "1 while the Redis log is reachable.",
-	})
-)
-
-var _ hub.Observer = Hub{}
-
-// Enable turns on go-zero's metric updates, which are no-ops until then.
-func Enable() {
-	prometheus.Enable()
+// Metrics is one instance's observer: the hub, the sessions, the publish
+// path and the Redis log report to it.
+type Metrics struct {
+	reg          *prometheus.Registry
+	topics       *TopicLabels
+	clients      prometheus.Gauge
+	published    *prometheus.CounterVec
+	delivered    prometheus.Counter
+	disconnected *prometheus.CounterVec
+	replayed     prometheus.Counter
+	resets       prometheus.Counter
+	redisUp      prometheus.Gauge
 }
 
-// Hub reports the hub's changes.
-type Hub struct{}
+var _ hub.Observer = (*Metrics)(nil)
+
+// New registers an instance's metrics; topics bounds the topic label, and
+// redis adds ssehub_redis_up.
+func New(topics *TopicLabels, redis bool) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg:    reg,
+		topics: topics,
+		clients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "clients", Help: "Open event streams.",
+		}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_published_total", Help: "Events appended to the log.",
+		}, []string{"topic"}),
+		delivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_delivered_total", Help: "Events queued to clients.",
+		}),
+		disconnected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "clients_disconnected_total", Help: "Streams ended, by reason.",
+		}, []string{"reason"}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "replayed_events_total", Help: "Events sent from history on resume.",
+		}),
+		resets: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "resets_total", Help: "Resets sent because a Last-Event-ID could not be resumed.",
+		}),
+		redisUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "redis_up", Help: "1 while the Redis log is reachable.",
+		}),
+	}
+	reg.MustRegister(m.clients, m.published, m.delivered, m.disconnected, m.replayed, m.resets)
+	if redis {
+		reg.MustRegister(m.redisUp)
+	}
+	return m
+}
+
+// Enable turns on go-zero's HTTP metrics, which are no-ops until then.
+func Enable() {
+	gozero.Enable()
+}
+
+// Handler serves this instance's metrics and go-zero's, as Prometheus text.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(prometheus.Gatherers{m.reg, prometheus.DefaultGatherer}, promhttp.HandlerOpts{})
+}
 
 // Clients sets the open-stream gauge.
-func (Hub) Clients(n int) { clients.Set(float64(n)) }
+func (m *Metrics) Clients(n int) { m.clients.Set(float64(n)) }
 
 // Delivered counts events queued to clients.
-func (Hub) Delivered(n int) { delivered.Add(float64(n)) }
+func (m *Metrics) Delivered(n int) { m.delivered.Add(float64(n)) }
 
-// Disconnected counts a stream that ended.
-func (Hub) Disconnected(r hub.Reason) { disconnected.Inc(string(r)) }
+// Disconnected counts a stream that ended, or was refused, by reason.
+func (m *Metrics) Disconnected(r hub.Reason) { m.disconnected.WithLabelValues(string(r)).Inc() }
 
-// Published counts an appended event.
-func Published(topic string) { published.Inc(topic) }
+// Published counts an appended event under its topic's bounded label.
+func (m *Metrics) Published(topic string) { m.published.WithLabelValues(m.topics.Of(topic)).Inc() }
 
 // Replayed counts events sent from history.
-func Replayed(n int) { replayed.Add(float64(n)) }
+func (m *Metrics) Replayed(n int) { m.replayed.Add(float64(n)) }
 
 // Reset counts a reset event.
-func Reset() { resets.Inc() }
+func (m *Metrics) Reset() { m.resets.Inc() }
 
 // RedisUp records whether Redis is reachable.
-func RedisUp(up bool) {
-	v := 0.0
+func (m *Metrics) RedisUp(up bool) {
 	if up {
-		v = 1
+		m.redisUp.Set(1)
+	} else {
+		m.redisUp.Set(0)
 	}
-	redisUp.Set(v)
 }

@@ -39,11 +39,15 @@ func deadlines(read, write time.Duration, limit int64, next http.Handler) http.H
 		hasBody := r.Body != nil && r.Body != http.NoBody
 		// An error means the writer cannot take deadlines (none of net/http's
 		// HTTP/1 and HTTP/2 writers); there is nothing better to do then.
-		_ = rc.SetWriteDeadline(time.Now().Add(write))
 		if !hasBody {
+			_ = rc.SetWriteDeadline(time.Now().Add(write))
 			next.ServeHTTP(w, r)
 			return
 		}
+		// The answer to a request with a body may only start once the body
+		// is in or its deadline passed (net/http reads an unread body before
+		// it answers), so its write deadline starts after the read one.
+		_ = rc.SetWriteDeadline(time.Now().Add(read + write))
 		if err := rc.SetReadDeadline(time.Now().Add(read)); err != nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
 			next.ServeHTTP(w, r)
 			return

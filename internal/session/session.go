@@ -32,8 +32,9 @@ const maxEchoedID = 64
 
 // Streams is what every session shares.
 type Streams struct {
-	Hub *hub.Hub
-	Log eventlog.Log
+	Hub     *hub.Hub
+	Log     eventlog.Log
+	Metrics *metrics.Metrics
 	// Pool takes streams over from net/http; nil keeps every stream on its
 	// handler's goroutine.
 	Pool         *stream.Pool
@@ -116,7 +117,7 @@ func (s *Streams) resume(ctx context.Context, st *stream.Stream, req Request, la
 	}
 	after, err := eventid.Parse(req.LastEventID)
 	if err != nil {
-		return eventid.ID{}, reset(st, resetUnknownID, req.LastEventID)
+		return eventid.ID{}, s.reset(st, resetUnknownID, req.LastEventID)
 	}
 	pos, started := eventlog.Unknown, false
 	err = s.Log.Replay(ctx, after, last, topic.Matcher(req.Topics),
@@ -124,21 +125,21 @@ func (s *Streams) resume(ctx context.Context, st *stream.Stream, req Request, la
 			pos, started = p, true
 			switch p {
 			case eventlog.Gone:
-				return reset(st, resetHistoryGone, req.LastEventID)
+				return s.reset(st, resetHistoryGone, req.LastEventID)
 			case eventlog.Unknown:
-				return reset(st, resetUnknownID, req.LastEventID)
+				return s.reset(st, resetUnknownID, req.LastEventID)
 			}
 			return nil
 		},
 		func(page []*eventlog.Event) error {
-			metrics.Replayed(len(page))
+			s.Metrics.Replayed(len(page))
 			return st.Replay(page)
 		})
 	switch {
 	case err != nil && !started && errors.Is(err, eventlog.ErrUnavailable):
 		logx.WithContext(ctx).Errorw("replay failed", logx.Field("lastEventId", req.LastEventID),
 			logx.Field("error", err.Error()))
-		return eventid.ID{}, reset(st, resetUnavailable, req.LastEventID)
+		return eventid.ID{}, s.reset(st, resetUnavailable, req.LastEventID)
 	case err != nil:
 		return eventid.ID{}, err
 	case pos != eventlog.Known:
@@ -147,8 +148,8 @@ func (s *Streams) resume(ctx context.Context, st *stream.Stream, req Request, la
 	return after, nil
 }
 
-func reset(st *stream.Stream, reason, lastID string) error {
-	metrics.Reset()
+func (s *Streams) reset(st *stream.Stream, reason, lastID string) error {
+	s.Metrics.Reset()
 	if len(lastID) > maxEchoedID {
 		lastID = lastID[:maxEchoedID]
 	}

@@ -27,6 +27,10 @@ import (
 
 const wait = 10 * time.Second
 
+// testSendBuffer bounds the server's socket buffers, so a socket that is
+// full stays full while its client does not read.
+const testSendBuffer = 16 << 10
+
 // gone is an Observer that reports every stream end on a channel.
 type gone chan hub.Reason
 
@@ -98,11 +102,11 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTime
 	})
 	if tls {
 		f.srv = httptest.NewUnstartedServer(handler)
-		f.srv.Config.ConnContext = ConnContext(0)
+		f.srv.Config.ConnContext = ConnContext(testSendBuffer)
 		f.srv.StartTLS()
 	} else {
 		f.srv = httptest.NewUnstartedServer(handler)
-		f.srv.Config.ConnContext = ConnContext(0)
+		f.srv.Config.ConnContext = ConnContext(testSendBuffer)
 		f.srv.Start()
 	}
 	t.Cleanup(func() {
@@ -130,7 +134,23 @@ func (o *owner) Ended(r hub.Reason) {
 // dial opens a raw stream and reads up to the end of the preamble chunk.
 func (f *fixture) dial(t testing.TB) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	c, err := net.Dial("tcp", f.srv.Listener.Addr().String())
+	return f.dialWith(t, net.Dialer{})
+}
+
+// dialSmall dials with a small receive buffer, so a client that stops
+// reading soon leaves the server's socket full.
+func (f *fixture) dialSmall(t testing.TB) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	return f.dialWith(t, net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}})
+}
+
+func (f *fixture) dialWith(t testing.TB, d net.Dialer) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := d.Dial("tcp", f.srv.Listener.Addr().String())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	require.NoError(t, c.SetDeadline(time.Now().Add(wait)))
@@ -276,10 +296,12 @@ func TestPoolCutsClientThatStopsReading(t *testing.T) {
 func TestPoolEndsStreamCutWithFullQueue(t *testing.T) {
 	t.Parallel()
 	f := start(t, maxBatch, false)
-	c, br := f.dial(t)
+	c, br := f.dialSmall(t)
 	big := strings.Repeat("x", 60<<10)
 	seq := uint64(0)
-	for f.pool.waiting.Load() == 0 {
+	// An event that stays queued means the writer holds a write the socket
+	// cannot take.
+	for f.queued() == 0 {
 		seq++
 		require.Less(t, seq, uint64(10_000), "the socket never filled")
 		f.hub.Deliver(wireEvent(t, seq, big))

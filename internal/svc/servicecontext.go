@@ -36,8 +36,8 @@ type ServiceContext struct {
 	Hub        *hub.Hub
 	// Streams runs every stream's session.
 	Streams *session.Streams
-	// Topics bounds the topic label of the published-events metric.
-	Topics *metrics.TopicLabels
+	// Metrics is this instance's observer and registry.
+	Metrics *metrics.Metrics
 	Security
 
 	// Redis is the process's one Redis pool, shared by the log and the
@@ -51,17 +51,19 @@ func NewServiceContext(c config.Config) *ServiceContext {
 	if maxClients == 0 {
 		maxClients = derivedMaxClients()
 	}
+	m := metrics.New(metrics.NewTopicLabels(c.Sse.MetricTopics, append([]string{ticker.Topic}, c.Sse.DefaultTopics...)...),
+		c.Redis.Enabled())
 	h := hub.New(hub.Options{
 		MaxClients:   maxClients,
 		ClientBuffer: c.Sse.ClientBuffer,
 		Heartbeat:    c.Sse.HeartbeatInterval,
-		Observer:     metrics.Hub{},
+		Observer:     m,
 	})
 	s := &ServiceContext{
 		Config:     c,
 		MaxClients: maxClients,
 		Hub:        h,
-		Topics:     metrics.NewTopicLabels(c.Sse.MetricTopics, append([]string{ticker.Topic}, c.Sse.DefaultTopics...)...),
+		Metrics:    m,
 	}
 	if c.Redis.Enabled() {
 		s.Redis = newRedisClient(c.Redis)
@@ -69,7 +71,7 @@ func NewServiceContext(c config.Config) *ServiceContext {
 			Prefix: c.Redis.KeyPrefix,
 			Size:   c.Sse.Replay.Size,
 			MaxAge: c.Sse.Replay.MaxAge,
-			OnUp:   metrics.RedisUp,
+			OnUp:   m.RedisUp,
 			// Cutting every client sends each back with its own Last-Event-ID,
 			// and resume then places it (Gone or Unknown: a reset) against what
 			// Redis still holds.
@@ -78,7 +80,7 @@ func NewServiceContext(c config.Config) *ServiceContext {
 	} else {
 		s.Log = eventlog.NewMemory(c.Sse.Replay.Size, c.Sse.Replay.MaxAge)
 	}
-	s.Streams = &session.Streams{Hub: h, Log: s.Log, Retry: c.Sse.Retry, WriteTimeout: c.Sse.WriteTimeout}
+	s.Streams = &session.Streams{Hub: h, Log: s.Log, Metrics: m, Retry: c.Sse.Retry, WriteTimeout: c.Sse.WriteTimeout}
 	if c.Sse.Hijack {
 		s.Streams.Pool = stream.NewPool(stream.PoolOptions{
 			Hub: h, Log: s.Log, Capacity: min(maxClients, maxPooled), Writers: c.Sse.Writers,
@@ -103,7 +105,7 @@ func derivedMaxClients() int {
 func (s *ServiceContext) Publish(ctx context.Context, m eventlog.Message) (eventid.ID, bool, error) {
 	id, dup, err := s.Log.Append(ctx, m)
 	if err == nil && !dup {
-		metrics.Published(s.Topics.Of(m.Topic))
+		s.Metrics.Published(m.Topic)
 	}
 	return id, dup, err
 }
