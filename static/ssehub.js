@@ -392,8 +392,9 @@ class Group {
     this.channel = new BroadcastChannel("ssehub:" + name);
     this.channel.onmessage = (e) => this.receive(e.data);
     addEventListener("pagehide", () => this.leaveAll());
+    addEventListener("pageshow", (e) => { if (e.persisted) this.comeBack(); });
     document.addEventListener("freeze", () => this.stepDown());
-    document.addEventListener("resume", () => this.elect());
+    document.addEventListener("resume", () => this.comeBack());
   }
 
   add(sub) {
@@ -441,6 +442,13 @@ class Group {
       sub.setState("connecting", null);
       this.announce(m, sub);
     }
+  }
+
+  // comeBack rejoins after the tab was frozen or in the back-forward cache:
+  // the leader may have changed meanwhile, and not know this tab's sets.
+  comeBack() {
+    this.rejoin();
+    this.elect();
   }
 
   // elect queues for the lock; the browser grants it to one tab at a time

@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -141,4 +144,38 @@ func TestPageTabsWithDifferentTopics(t *testing.T) {
 	requireShown(t, []*Tab{xy}, all)
 	// One stream per topic set, all held by the leading tab.
 	requireClients(t, srv.URL, 3)
+}
+
+// TestPageFrozenLeaderHandsOver freezes the leading tab (Page Lifecycle, as
+// Chromium does to background tabs): it hands the lead on, another tab
+// resumes the stream, and the frozen tab, once resumed, follows again and
+// has every event once, in order.
+func TestPageFrozenLeaderHandsOver(t *testing.T) {
+	const topic = "e2e-freeze"
+	srv := startServer(t)
+	tabs := openTabs(t, 2, srv.URL+"/static/index.html?topic="+topic)
+	want := publishN(t, srv.URL, topic, 1)
+	requireShown(t, tabs, want)
+	leader := leaderOf(t, tabs)
+	frozen, other := tabs[leader], tabs[1-leader]
+
+	setLifecycle(t, frozen, page.SetWebLifecycleStateStateFrozen)
+	other.WaitWithin(handOverBound, `p.role === "leader" && p.state === "open"`)
+	want = append(want, publishN(t, srv.URL, topic, 2)...)
+	requireShown(t, []*Tab{other}, want)
+
+	setLifecycle(t, frozen, page.SetWebLifecycleStateStateActive)
+	p := frozen.Wait(`p.role === "follower" && p.state === "open"`)
+	require.Equal(t, "follower", p.Role)
+	want = append(want, publishN(t, srv.URL, topic, 1)...)
+	requireShown(t, tabs, want)
+	requireClients(t, srv.URL, 1)
+}
+
+func setLifecycle(t *testing.T, tab *Tab, state page.SetWebLifecycleStateState) {
+	t.Helper()
+	tab.Do("set the tab "+state.String(), func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Call(ctx, page.SetWebLifecycleState, page.SetWebLifecycleStateParams{State: state})
+		return chromedp.Void{}, err
+	})
 }
