@@ -87,11 +87,17 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			logx.WithContext(r.Context()).Infow("stream not opened", logx.Field("error", err.Error()))
 			return
 		}
+		// withTopic=1: the client reads several topics from this one stream
+		// and needs to know each event's (static/ssehub.js does).
+		tagged := query.Get("withTopic") == "1"
+		if tagged {
+			st.TagTopics()
+		}
 
 		after, err := resume(r, st, svcCtx.Log, lastID, last, topic.Matcher(topics))
 		if err == nil {
 			adopted = svcCtx.Streams.Adopt(w, r, client,
-				stream.Adoption{After: after, Expires: expires, OnEnd: release})
+				stream.Adoption{After: after, Expires: expires, OnEnd: release, TagTopics: tagged})
 			if adopted {
 				return
 			}

@@ -135,6 +135,8 @@ type Adoption struct {
 	Expires time.Time
 	// OnEnd, if set, runs once when the stream has ended and left the hub.
 	OnEnd func()
+	// TagTopics, as Stream.TagTopics: each event names its topic first.
+	TagTopics bool
 }
 
 // Adopt takes the stream of w over once its preamble and history are out,
@@ -196,7 +198,7 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*
 		return nil, errStopped
 	}
 	p.nextID++
-	conn := &Conn{id: p.nextID, nc: nc, fd: fd, client: c, after: a.After, onEnd: a.OnEnd}
+	conn := &Conn{id: p.nextID, nc: nc, fd: fd, client: c, after: a.After, onEnd: a.OnEnd, tagged: a.TagTopics}
 	if !a.Expires.IsZero() {
 		conn.expires = a.Expires.UnixNano()
 		p.expiring++
@@ -295,7 +297,12 @@ drain:
 				closed = true
 				break drain
 			}
-			if ev.ID.IsZero() || c.after.Less(ev.ID) {
+			ping := ev.ID.IsZero()
+			switch {
+			case !ping && !c.after.Less(ev.ID): // the client has it already
+			case !ping && c.tagged:
+				buf = sse.AppendTagged(buf, ev.Wire, ev.Topic)
+			default:
 				buf = append(buf, ev.Wire...)
 			}
 		default:

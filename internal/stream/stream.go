@@ -29,6 +29,9 @@ type Stream struct {
 	rc           *http.ResponseController
 	writeTimeout time.Duration
 	retry        time.Duration
+	// tagged: every event's data starts with a line naming its topic.
+	tagged  bool
+	scratch []byte
 }
 
 // Open sends the headers, a retry line with jitter and a comment at once,
@@ -55,6 +58,23 @@ func jitteredRetry(retry time.Duration) int64 {
 	return ms + rand.Int64N(ms/2+1)
 }
 
+// TagTopics makes every event that follows name its topic in a first data
+// line (sse.AppendTagged), for a client that splits one stream by topic.
+func (s *Stream) TagTopics() {
+	s.tagged = true
+}
+
+// writeEvent writes ev's frame, tagged with its topic if asked.
+func (s *Stream) writeEvent(ev *eventlog.Event) error {
+	frame := ev.Wire
+	if s.tagged && !ev.ID.IsZero() {
+		s.scratch = sse.AppendTagged(s.scratch[:0], ev.Wire, ev.Topic)
+		frame = s.scratch
+	}
+	_, err := s.w.Write(frame)
+	return err
+}
+
 // Reset tells the client that events may be missing before what follows.
 func (s *Stream) Reset(reason, lastEventID string) error {
 	data, err := json.Marshal(struct {
@@ -79,7 +99,7 @@ func (s *Stream) Replay(events []*eventlog.Event) error {
 			return err
 		}
 		for _, ev := range events[:n] {
-			if _, err := s.w.Write(ev.Wire); err != nil {
+			if err := s.writeEvent(ev); err != nil {
 				return err
 			}
 		}
@@ -153,8 +173,7 @@ func (s *Stream) put(ev *eventlog.Event, after eventid.ID) error {
 	if !ev.ID.IsZero() && !after.Less(ev.ID) {
 		return nil
 	}
-	_, err := s.w.Write(ev.Wire)
-	return err
+	return s.writeEvent(ev)
 }
 
 // closed ends a stream the hub cut off; on shutdown or resync the client is
