@@ -98,15 +98,41 @@ export function refusal(status, retryAfter) {
   return "blip";
 }
 
-/** topicKey names a topic set: trimmed, deduplicated, sorted; "" means the server's defaults. */
-export function topicKey(topics) {
-  return [...new Set((topics || []).map((t) => String(t).trim()).filter(Boolean))].sort().join(",");
+/** laterId returns the later of two ids; an empty or unplaceable one loses to a real one. */
+export function laterId(a, b) {
+  if (!parseId(a)) return parseId(b) ? b : a || b || "";
+  if (!parseId(b)) return a;
+  return compareIds(a, b) < 0 ? b : a;
 }
 
-/** streamURL is the /sse address for topics, with a ticket and the id to resume after. */
-export function streamURL(base, topics, { ticket = "", lastEventId = "" } = {}) {
+/** topicUnion merges topic lists into one: trimmed, without repeats or blanks, sorted. */
+export function topicUnion(...lists) {
+  return [...new Set(lists.flat().map((t) => String(t).trim()).filter(Boolean))].sort();
+}
+
+/** covers says whether a stream on `have` carries every topic of `want`. */
+export function covers(have, want) {
+  const set = new Set(have);
+  return want.every((t) => set.has(t));
+}
+
+/**
+ * splitTopic takes the first line off the data of a `withTopic=1` event: the
+ * topic (which holds no line break), then the data as published.
+ */
+export function splitTopic(data) {
+  const i = data.indexOf("\n");
+  return i < 0 ? ["", data] : [data.slice(0, i), data.slice(i + 1)];
+}
+
+/**
+ * streamURL is the /sse address for topics, with a ticket, the id to resume
+ * after, and withTopic (each event's data then starts with its topic).
+ */
+export function streamURL(base, topics, { ticket = "", lastEventId = "", withTopic = false } = {}) {
   const q = new URLSearchParams();
   for (const t of topics) q.append("topic", t);
+  if (withTopic) q.set("withTopic", "1");
   if (ticket) q.set("ticket", ticket);
   if (lastEventId) q.set("lastEventId", lastEventId);
   const s = q.toString();
@@ -138,12 +164,14 @@ export function bearerTickets(base, token) {
 
 // ---- one EventSource and its reconnects ----
 
-// Conn holds one stream for one topic set and reports to sink
-// ({event(type, id, data), reset(data), state(state, error)}).
+// Conn holds one stream and reports to sink ({event(type, id, data, topic),
+// reset(data), state(state, error)}); with withTopic it reads each event's
+// topic off its data.
 class Conn {
-  constructor(base, topics, opts, sink) {
+  constructor(base, topics, opts, sink, withTopic = false) {
     this.base = base;
     this.topics = topics;
+    this.withTopic = withTopic;
     this.getTicket = opts.getTicket || null;
     this.withCredentials = Boolean(opts.withCredentials);
     this.retry = opts.retry || DEFAULT_RETRY;
@@ -159,6 +187,17 @@ class Conn {
 
   start(from) {
     this.last = from || "";
+    this.connect();
+  }
+
+  // reopen moves the stream to other topics, resuming after the last event it
+  // delivered, so its readers neither miss nor repeat one.
+  reopen(topics) {
+    clearTimeout(this.timer);
+    if (this.es) this.es.close();
+    this.es = null;
+    this.topics = topics;
+    this.attempt = 0;
     this.connect();
   }
 
@@ -188,8 +227,8 @@ class Conn {
       return;
     }
     if (this.closed) return;
-    const es = new EventSource(streamURL(this.base, this.topics, { ticket, lastEventId: this.last }),
-      { withCredentials: this.withCredentials });
+    const url = streamURL(this.base, this.topics, { ticket, lastEventId: this.last, withTopic: this.withTopic });
+    const es = new EventSource(url, { withCredentials: this.withCredentials });
     this.es = es;
     es.onopen = () => {
       this.attempt = 0;
@@ -198,6 +237,7 @@ class Conn {
     };
     es.onerror = () => this.onError(es);
     es.addEventListener("reset", (e) => {
+      if (es !== this.es) return;
       // A reset has no id; after "unknown-id" the old id is worth nothing.
       if (/"unknown-id"/.test(e.data)) this.last = "";
       this.sink.reset(e.data);
@@ -207,8 +247,10 @@ class Conn {
 
   addListener(es, type) {
     es.addEventListener(type, (e) => {
+      if (es !== this.es) return; // a reopen closed it; what it had queued comes again
       if (e.lastEventId) this.last = e.lastEventId;
-      this.sink.event(type, e.lastEventId, e.data);
+      const [topic, data] = this.withTopic ? splitTopic(e.data) : ["", e.data];
+      this.sink.event(type, e.lastEventId, data, topic);
     });
   }
 
@@ -295,7 +337,11 @@ function plainError(err) {
 class Subscription {
   constructor(topics, opts) {
     this.topics = topics;
-    this.key = topicKey(topics);
+    // Shared, a subscription with topics reads the union stream of its
+    // group; one on the server's default topics (none named) a stream of its
+    // own kind, since the defaults cannot be merged with named topics.
+    this.stream = topics.length ? "union" : "defaults";
+    this.topicSet = new Set(topics);
     this.on = { ...(opts.on || {}) };
     this.onReset = opts.onReset || (() => {});
     this.onState = opts.onState || (() => {});
@@ -311,6 +357,11 @@ class Subscription {
   }
 
   types() { return Object.keys(this.on); }
+
+  // wants says whether an event of the group's stream is for this subscription.
+  wants(stream, topic) {
+    return stream === this.stream && (stream === "defaults" || this.topicSet.has(topic));
+  }
 
   /** listen adds a handler for one more event type. */
   listen(type, handler) {
@@ -371,14 +422,20 @@ class Subscription {
   }
 }
 
-// ---- one stream per topic set for every tab of an origin ----
+// ---- one stream for every tab of an origin ----
 
 let nextSub = 0;
 const groups = new Map();
 
-// Group is this tab's part of a group of tabs sharing streams. Messages on
-// the channel: join/leave (member to leader), hello (a new leader asks every
-// member to join again), ev/reset/state (leader to members).
+// joinDelay lets the members' joins after a hand-over arrive before the new
+// leader opens the stream, so it opens once on their union, not once per tab.
+const JOIN_DELAY = 25;
+
+// Group is this tab's part of a group of tabs sharing one stream. Messages
+// on the channel: join/leave (member to leader), hello (a new leader asks
+// every member to join again), ev/reset/state (leader to members), each
+// naming its stream ("union", or "defaults" for subscriptions on the
+// server's default topics).
 class Group {
   constructor(name, base, opts) {
     this.name = name;
@@ -386,7 +443,8 @@ class Group {
     this.opts = opts;
     this.tab = Math.random().toString(36).slice(2);
     this.subs = new Map(); // member id -> Subscription, this tab's
-    this.streams = null; // leader only: key -> {conn, members, state, error}
+    this.pos = new Map(); // stream -> the last id seen on it, any topic
+    this.streams = null; // leader only: stream -> {conn, members, from, state, error}
     this.release = null;
     this.pending = null; // the AbortController of a queued lock request
     this.channel = new BroadcastChannel("ssehub:" + name);
@@ -404,15 +462,19 @@ class Group {
     sub.typeAdded = () => this.announce(m, sub);
     sub.detach = () => {
       this.subs.delete(m);
-      this.send({ t: "leave", m, key: sub.key });
+      this.send({ t: "leave", m, stream: sub.stream });
       if (this.subs.size === 0) this.stepDown();
     };
     this.announce(m, sub);
     this.elect();
   }
 
+  // announce joins sub to its stream. Its last id is the later of its own
+  // and the group's position on the stream: every event up to the position
+  // went past this tab, so those on its topics are already handed out.
   announce(m, sub) {
-    this.send({ t: "join", m, key: sub.key, topics: sub.topics, types: sub.types(), last: sub.lastEventId });
+    const last = laterId(this.pos.get(sub.stream), sub.lastEventId);
+    this.send({ t: "join", m, stream: sub.stream, topics: sub.topics, types: sub.types(), last });
   }
 
   // send posts msg to the other tabs and handles it here too: a channel does
@@ -426,17 +488,17 @@ class Group {
     if (this.streams && msg.t === "join") this.join(msg);
     else if (this.streams && msg.t === "leave") this.leave(msg);
     else if (msg.t === "hello") this.rejoin();
-    else {
+    else if (msg.t === "ev" || msg.t === "reset" || msg.t === "state") {
+      if (msg.t === "ev" && msg.id) this.pos.set(msg.stream, laterId(this.pos.get(msg.stream), msg.id));
       for (const sub of this.subs.values()) {
-        if (sub.key !== msg.key) continue;
-        if (msg.t === "ev") sub.deliver(msg.type, msg.id, msg.data);
-        else if (msg.t === "reset") sub.reset(msg.data);
-        else if (msg.t === "state") sub.setState(msg.state, msg.error);
+        if (msg.t === "ev" && sub.wants(msg.stream, msg.topic)) sub.deliver(msg.type, msg.id, msg.data);
+        else if (msg.t === "reset" && msg.stream === sub.stream) sub.reset(msg.data);
+        else if (msg.t === "state" && msg.stream === sub.stream) sub.setState(msg.state, msg.error);
       }
     }
   }
 
-  // rejoin answers a new leader: the old one is gone, its streams with it.
+  // rejoin answers a new leader: the old one is gone, its stream with it.
   rejoin() {
     for (const [m, sub] of this.subs) {
       sub.setState("connecting", null);
@@ -445,7 +507,7 @@ class Group {
   }
 
   // comeBack rejoins after the tab was frozen or in the back-forward cache:
-  // the leader may have changed meanwhile, and not know this tab's sets.
+  // the leader may have changed meanwhile, and not know this tab's topics.
   comeBack() {
     this.rejoin();
     this.elect();
@@ -478,49 +540,69 @@ class Group {
       this.pending = null;
     }
     if (!this.streams) return;
-    for (const s of this.streams.values()) s.conn.close();
+    for (const s of this.streams.values()) {
+      clearTimeout(s.timer);
+      s.conn.close();
+    }
     this.streams = null;
     for (const sub of this.subs.values()) sub.setRole("follower");
     this.release();
   }
 
   leaveAll() {
-    for (const [m, sub] of this.subs) this.channel.postMessage({ t: "leave", m, key: sub.key });
+    for (const [m, sub] of this.subs) this.channel.postMessage({ t: "leave", m, stream: sub.stream });
   }
 
-  // join adds a member to its topic set's stream, opening the stream if it
-  // is the first: from the member's last id, which is the last id the group
-  // saw on that set when the member is an old one rejoining a new leader.
-  // Members that are further on drop what they already have.
-  join({ m, key, topics, types, last }) {
-    let s = this.streams.get(key);
+  // join adds a member. The stream opens (after JOIN_DELAY, for the other
+  // joins) from the latest last id the members bring, the group's position.
+  // A member with a topic the stream lacks makes it reopen on the union,
+  // resuming after the last event it delivered: the others miss nothing and
+  // get nothing twice, and the newcomer gets its topics from then on.
+  join({ m, stream, topics, types, last }) {
+    let s = this.streams.get(stream);
     if (!s) {
-      s = { members: new Set(), state: "connecting", error: null };
-      s.conn = new Conn(this.base, topics, this.opts, {
-        event: (type, id, data) => this.send({ t: "ev", key, type, id, data }),
-        reset: (data) => this.send({ t: "reset", key, data }),
+      s = { members: new Map(), from: "", timer: 0, started: false, state: "connecting", error: null };
+      s.conn = new Conn(this.base, [], this.opts, {
+        event: (type, id, data, topic) => this.send({ t: "ev", stream, type, id, data, topic }),
+        reset: (data) => this.send({ t: "reset", stream, data }),
         state: (state, error) => {
           s.state = state;
           s.error = plainError(error);
-          this.send({ t: "state", key, state, error: s.error });
+          this.send({ t: "state", stream, state, error: s.error });
         },
-      });
-      this.streams.set(key, s);
-      s.members.add(m);
-      for (const t of types) s.conn.listen(t);
-      s.conn.start(last);
+      }, stream === "union");
+      this.streams.set(stream, s);
+    }
+    s.members.set(m, topics);
+    for (const t of types) s.conn.listen(t);
+    if (!s.started) s.from = laterId(s.from, last);
+    if (s.started && covers(s.conn.topics, topics)) {
+      this.send({ t: "state", stream, state: s.state, error: s.error });
       return;
     }
-    s.members.add(m);
-    for (const t of types) s.conn.listen(t);
-    this.send({ t: "state", key, state: s.state, error: s.error });
+    clearTimeout(s.timer);
+    s.timer = setTimeout(() => this.open(s), JOIN_DELAY);
   }
 
-  leave({ m, key }) {
-    const s = this.streams.get(key);
+  open(s) {
+    const topics = topicUnion(...s.members.values());
+    if (s.started) {
+      s.conn.reopen(topics);
+      return;
+    }
+    s.started = true;
+    s.conn.topics = topics;
+    s.conn.start(s.from);
+  }
+
+  // leave keeps the stream on its topics while anyone reads it: the others
+  // filter the extra ones, and the next reopen drops them.
+  leave({ m, stream }) {
+    const s = this.streams.get(stream);
     if (!s || !s.members.delete(m) || s.members.size > 0) return;
+    clearTimeout(s.timer);
     s.conn.close();
-    this.streams.delete(key);
+    this.streams.delete(stream);
   }
 }
 

@@ -3,7 +3,8 @@ import test from "node:test";
 import assert from "node:assert/strict";
 
 import {
-  backoff, compareIds, isNew, parseRetry, parseRetryAfter, refusal, streamURL, topicKey,
+  backoff, compareIds, covers, isNew, laterId, parseRetry, parseRetryAfter, refusal, splitTopic, streamURL,
+  topicUnion,
 } from "./ssehub.js";
 
 test("ids compare numerically part by part, not as strings", () => {
@@ -72,13 +73,36 @@ test("every new stream carries the last id and a fresh ticket in its query", () 
     "/sse?topic=news&topic=orders%2F1&ticket=t1&lastEventId=17-3");
   assert.equal(streamURL("https://hub.example.com", []), "https://hub.example.com/sse");
   assert.equal(streamURL("", ["tick"], { lastEventId: "" }), "/sse?topic=tick");
+  assert.equal(streamURL("", ["a", "b"], { withTopic: true, lastEventId: "1-1" }),
+    "/sse?topic=a&topic=b&withTopic=1&lastEventId=1-1");
 });
 
-test("a topic set's key ignores order, repeats and blanks", () => {
-  assert.equal(topicKey(["news", "tick", "news", " "]), topicKey(["tick", "news"]));
-  assert.equal(topicKey(["b", "a"]), "a,b");
-  assert.equal(topicKey([]), "", "the server's default topics");
-  assert.notEqual(topicKey(["a"]), topicKey(["a", "b"]));
+test("the later id wins; an empty or unplaceable one loses", () => {
+  assert.equal(laterId("9-1", "10-1"), "10-1");
+  assert.equal(laterId("10-1", "9-1"), "10-1");
+  assert.equal(laterId("", "5-1"), "5-1");
+  assert.equal(laterId("5-1", ""), "5-1");
+  assert.equal(laterId("no-such-id", "5-1"), "5-1");
+  assert.equal(laterId("no-such-id", ""), "no-such-id", "kept when there is nothing better");
+  assert.equal(laterId("", ""), "");
+});
+
+test("the union of the tabs' topics has each topic once, sorted", () => {
+  assert.deepEqual(topicUnion(["news", "tick"], ["orders/eu", "news"], [" ", "tick"]), ["news", "orders/eu", "tick"]);
+  assert.deepEqual(topicUnion(), []);
+});
+
+test("a stream covers a tab when it carries every topic the tab wants", () => {
+  assert.equal(covers(["a", "b"], ["b"]), true);
+  assert.equal(covers(["a", "b"], ["b", "c"]), false, "c needs a reopen on the union");
+  assert.equal(covers([], []), true);
+});
+
+test("a withTopic event's data is its topic, a line break, then the data as published", () => {
+  assert.deepEqual(splitTopic("news\n{\"a\":1}"), ["news", '{"a":1}']);
+  assert.deepEqual(splitTopic("orders/eu\ntwo\nlines"), ["orders/eu", "two\nlines"]);
+  assert.deepEqual(splitTopic("news\n"), ["news", ""], "empty data");
+  assert.deepEqual(splitTopic("untagged"), ["", "untagged"]);
 });
 
 // FakeEventSource stands in for the browser's: the test opens, feeds and
