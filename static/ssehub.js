@@ -190,13 +190,15 @@ class Conn {
     this.connect();
   }
 
-  // reopen moves the stream to other topics, resuming after the last event it
-  // delivered, so its readers neither miss nor repeat one.
-  reopen(topics) {
+  // reopen moves the stream to other topics, resuming after from (an id it
+  // delivered): its readers drop what comes again, so none misses or
+  // repeats an event.
+  reopen(topics, from) {
     clearTimeout(this.timer);
     if (this.es) this.es.close();
     this.es = null;
     this.topics = topics;
+    this.last = from;
     this.attempt = 0;
     this.connect();
   }
@@ -555,9 +557,9 @@ class Group {
 
   // join adds a member. The stream opens (after JOIN_DELAY, for the other
   // joins) from the latest last id the members bring, the group's position.
-  // A member with a topic the stream lacks makes it reopen on the union,
-  // resuming after the last event it delivered: the others miss nothing and
-  // get nothing twice, and the newcomer gets its topics from then on.
+  // A member with a topic the stream lacks makes it reopen on the union: the
+  // others miss nothing and drop what comes twice, and the newcomer gets its
+  // topics from its join on.
   join({ m, stream, topics, types, last }) {
     let s = this.streams.get(stream);
     if (!s) {
@@ -580,14 +582,18 @@ class Group {
       this.send({ t: "state", stream, state: s.state, error: s.error });
       return;
     }
+    // The reopen resumes from where the stream stood at the first join
+    // that needs it, so the newcomer gets what was published since.
+    if (s.started && !s.timer) s.from = s.conn.last;
     clearTimeout(s.timer);
     s.timer = setTimeout(() => this.open(s), JOIN_DELAY);
   }
 
   open(s) {
+    s.timer = 0;
     const topics = topicUnion(...s.members.values());
     if (s.started) {
-      s.conn.reopen(topics);
+      s.conn.reopen(topics, s.from);
       return;
     }
     s.started = true;
