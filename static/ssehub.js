@@ -14,8 +14,9 @@
 // one gets 401), resume from the last id it saw on every new EventSource
 // (`lastEventId` query), refusals (401/403/503 + Retry-After, read with a
 // fetch probe because EventSource hides the status) told apart from network
-// blips, and one stream per topic set for all tabs of an origin (Web Locks
-// elect the tab that holds it, BroadcastChannel hands events to the others).
+// blips, and one stream for all tabs of an origin, on the union of their
+// topics (Web Locks elect the tab that holds it, BroadcastChannel hands each
+// tab the events of its own topics).
 
 // DEFAULT_RETRY is the server's default Sse.Retry; a probe that reaches an
 // open stream reads the server's own `retry:` and replaces it.
@@ -183,6 +184,7 @@ class Conn {
     this.opened = false;
     this.closed = false;
     this.timer = 0;
+    this.gen = 0; // bumped by every connect, reopen and close: a stale await stops
   }
 
   start(from) {
@@ -194,6 +196,7 @@ class Conn {
   // delivered): its readers drop what comes again, so none misses or
   // repeats an event.
   reopen(topics, from) {
+    this.gen++;
     clearTimeout(this.timer);
     if (this.es) this.es.close();
     this.es = null;
@@ -210,6 +213,7 @@ class Conn {
   }
 
   close() {
+    this.gen++;
     this.closed = true;
     clearTimeout(this.timer);
     if (this.es) this.es.close();
@@ -220,15 +224,16 @@ class Conn {
 
   async connect() {
     if (this.closed) return;
+    const gen = ++this.gen;
     this.sink.state(this.waiting(), null);
     let ticket = "";
     try {
       if (this.getTicket) ticket = await this.getTicket();
     } catch (err) {
-      this.failed(err);
+      if (gen === this.gen) this.failed(err);
       return;
     }
-    if (this.closed) return;
+    if (gen !== this.gen) return;
     const url = streamURL(this.base, this.topics, { ticket, lastEventId: this.last, withTopic: this.withTopic });
     const es = new EventSource(url, { withCredentials: this.withCredentials });
     this.es = es;
@@ -281,6 +286,7 @@ class Conn {
   // error body and Retry-After; a 200 means the refusal is over, and its
   // first bytes carry the server's retry:.
   async probe() {
+    const gen = ++this.gen;
     this.sink.state(this.waiting(), null);
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), PROBE_TIMEOUT);
@@ -293,9 +299,9 @@ class Conn {
       if (!res.ok) throw await refusedFrom(res);
       const { value } = await res.body.getReader().read();
       this.retry = parseRetry(new TextDecoder().decode(value)) || this.retry;
-      this.schedule(backoff(this.attempt++, this.retry));
+      if (gen === this.gen) this.schedule(backoff(this.attempt++, this.retry));
     } catch (err) {
-      this.failed(err);
+      if (gen === this.gen) this.failed(err);
     } finally {
       clearTimeout(timer);
       ctl.abort();
@@ -429,7 +435,7 @@ class Subscription {
 let nextSub = 0;
 const groups = new Map();
 
-// joinDelay lets the members' joins after a hand-over arrive before the new
+// JOIN_DELAY lets the members' joins after a hand-over arrive before the new
 // leader opens the stream, so it opens once on their union, not once per tab.
 const JOIN_DELAY = 25;
 
@@ -622,12 +628,12 @@ function shareable() {
  * this origin). Options: topics, on ({type: handler({type, id, data})}),
  * onReset(info), onState(state, sub), getTicket (async, returns a ticket for
  * each connection), withCredentials, lastEventId (resume after it), retry
- * (ms until the server's is known), shared (default true: one stream per
- * topic set for all tabs), group (tabs share only within the same group; use
+ * (ms until the server's is known), shared (default true: one stream for
+ * all tabs), group (tabs share only within the same group; use
  * one per credential).
  */
 export function subscribe(base, opts = {}) {
-  const topics = [...new Set((opts.topics || []).map((t) => String(t).trim()).filter(Boolean))];
+  const topics = topicUnion(opts.topics || []);
   const sub = new Subscription(topics, opts);
   if (opts.shared === false || !shareable()) {
     const conn = new Conn(base, topics, opts, {
