@@ -70,8 +70,10 @@ func TestPageTabsShareOneStream(t *testing.T) {
 	requireShown(t, tabs, want)
 
 	ninth := NewTab(t)
+	start := time.Now()
 	ninth.Open(url)
 	p := ninth.WaitWithin(tickBound, `p.state === "open"`)
+	t.Logf("the ninth tab was open %v after it started loading", time.Since(start).Round(time.Millisecond))
 	require.Equal(t, "follower", p.Role, "%s", p)
 	more := publishN(t, srv.URL, topic, 2)
 	requireShown(t, []*Tab{ninth}, more)
