@@ -1,10 +1,26 @@
 GO ?= go
 CONFIG ?= etc/ssehub-dev.yaml
 
-.PHONY: build run test test-js vet bench fuzz clean
+.PHONY: build run test test-js vet bench fuzz clean image
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ssehub .
+
+# The container image (Dockerfile): a static, stripped binary, the CA bundle
+# and the default config staged in bin/image, then built by docker when its
+# engine answers, else by podman (which needs no daemon). Podman's default OCI
+# format would drop the HEALTHCHECK, hence --format docker.
+IMAGE ?= ssehub
+ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+
+image:
+	rm -rf bin/image
+	mkdir -p bin/image
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/image/ssehub .
+	install -m 0644 $(CA_BUNDLE) bin/image/ca-certificates.crt
+	install -m 0644 etc/ssehub.yaml bin/image/ssehub.yaml
+	$(ENGINE) build $(if $(filter podman,$(notdir $(ENGINE))),--format docker) -t $(IMAGE) -f Dockerfile bin/image
 
 run:
 	$(GO) run . -f $(CONFIG)

@@ -47,8 +47,14 @@ type SseConf struct {
 	// POST /tickets has a bucket of the same size of its own.
 	PublishRate  float64 `json:",default=100,range=[0:1000000]"`
 	PublishBurst int     `json:",default=200,range=[1:1000000]"`
-	// WriteTimeout bounds one batched write to a client.
+	// WriteTimeout bounds one batched write to a client: a client that
+	// takes no bytes for this long stopped reading and is cut off.
 	WriteTimeout time.Duration `json:",default=10s"`
+	// SendBuffer bounds each connection's kernel send buffer (SO_SNDBUF;
+	// the kernel doubles it for its bookkeeping), so a client that stops
+	// reading pins at most about twice this much of the machine's TCP
+	// memory; 0 keeps the kernel's autotuning (up to 4 MiB per socket).
+	SendBuffer int `json:",default=65536,range=[0:67108864]"`
 	// ReadHeaderTimeout and IdleTimeout replace the http.Server timeouts that
 	// rest.WithTimeout(0) switches off for the whole server.
 	ReadHeaderTimeout time.Duration `json:",default=5s"`

@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -85,6 +86,32 @@ func running(t *testing.T, l Log) func() []*Event {
 	}
 }
 
+// replayAll collects a whole replay, checking the callback contract: start
+// once and first, pages of 1 to PageSize events in id order.
+func replayAll(t *testing.T, l Log, after, upto eventid.ID, match func(string) bool) ([]*Event, Position, error) {
+	t.Helper()
+	var out []*Event
+	pos, starts := Unknown, 0
+	err := l.Replay(context.Background(), after, upto, match, func(p Position) error {
+		require.Empty(t, out, "start comes before any page")
+		pos, starts = p, starts+1
+		return nil
+	}, func(page []*Event) error {
+		require.Equal(t, 1, starts, "a page before start")
+		require.NotEmpty(t, page)
+		require.LessOrEqual(t, len(page), PageSize)
+		out = append(out, page...)
+		return nil
+	})
+	if err == nil {
+		require.Equal(t, 1, starts, "start is called exactly once")
+	}
+	for i := 1; i < len(out); i++ {
+		require.True(t, out[i-1].ID.Less(out[i].ID), "replay out of order")
+	}
+	return out, pos, err
+}
+
 func appendTo(t *testing.T, l Log, topic string, n int) []eventid.ID {
 	t.Helper()
 	ids := make([]eventid.ID, n)
@@ -116,7 +143,7 @@ func TestLogReplayPositions(t *testing.T) {
 		running(t, l)
 		ids := appendTo(t, l, "a", 40)
 		last := ids[39]
-		kept, pos, err := l.Replay(context.Background(), eventid.ID{}, last, all)
+		kept, pos, err := replayAll(t, l, eventid.ID{}, last, all)
 		require.NoError(t, err)
 		require.Equal(t, Gone, pos)
 		first := len(ids) - len(kept) // index of the oldest retained id
@@ -138,7 +165,7 @@ func TestLogReplayPositions(t *testing.T) {
 			{"later-process", eventid.ID{Ms: last.Ms + 100_000_000, Seq: 1}, Unknown, 40},
 		}
 		for _, tc := range cases {
-			evs, pos, err := l.Replay(context.Background(), tc.after, last, all)
+			evs, pos, err := replayAll(t, l, tc.after, last, all)
 			require.NoError(t, err, tc.name)
 			require.Equal(t, tc.pos, pos, tc.name)
 			require.Len(t, evs, len(ids)-tc.from, tc.name)
@@ -154,7 +181,7 @@ func TestLogReplayStopsAtUpto(t *testing.T) {
 		l := mk(t, 100, 0)
 		running(t, l)
 		ids := appendTo(t, l, "a", 10)
-		evs, pos, err := l.Replay(context.Background(), ids[2], ids[5], all)
+		evs, pos, err := replayAll(t, l, ids[2], ids[5], all)
 		require.NoError(t, err)
 		require.Equal(t, Known, pos)
 		require.Len(t, evs, 3)
@@ -165,10 +192,10 @@ func TestLogReplayStopsAtUpto(t *testing.T) {
 
 func TestLogReplayPagesThroughLongHistory(t *testing.T) {
 	forEachLog(t, func(t *testing.T, mk logMaker) {
-		l := mk(t, 3*replayPage, 0)
+		l := mk(t, 3*PageSize, 0)
 		running(t, l)
-		ids := appendTo(t, l, "a", 2*replayPage+7)
-		evs, pos, err := l.Replay(context.Background(), ids[0], ids[len(ids)-1], all)
+		ids := appendTo(t, l, "a", 2*PageSize+7)
+		evs, pos, err := replayAll(t, l, ids[0], ids[len(ids)-1], all)
 		require.NoError(t, err)
 		require.Equal(t, Known, pos)
 		require.Len(t, evs, len(ids)-1)
@@ -184,7 +211,7 @@ func TestLogReplayFiltersTopics(t *testing.T) {
 		running(t, l)
 		a := appendTo(t, l, "a", 2)
 		b := appendTo(t, l, "b", 2)
-		evs, _, err := l.Replay(context.Background(), a[0], b[1], func(t string) bool { return t == "b" })
+		evs, _, err := replayAll(t, l, a[0], b[1], func(t string) bool { return t == "b" })
 		require.NoError(t, err)
 		require.Len(t, evs, 2)
 		require.Equal(t, b[0], evs[0].ID)
@@ -212,7 +239,7 @@ func TestLogIdempotencyKey(t *testing.T) {
 
 		// Evicting the keyed event frees the key.
 		for latest := later; ; latest = appendTo(t, l, "a", 1)[0] {
-			evs, _, err := l.Replay(context.Background(), eventid.ID{}, latest, all)
+			evs, _, err := replayAll(t, l, eventid.ID{}, latest, all)
 			require.NoError(t, err)
 			if evs[0].ID != first {
 				break
@@ -249,5 +276,103 @@ func TestLogConcurrentKeyedAppendsPublishOnce(t *testing.T) {
 			}
 		}
 		require.Equal(t, 1, fresh)
+	})
+}
+
+func TestLogReplayStreamsBoundedPages(t *testing.T) {
+	forEachLog(t, func(t *testing.T, mk logMaker) {
+		l := mk(t, 4*PageSize, 0)
+		running(t, l)
+		ids := appendTo(t, l, "a", 3*PageSize+5)
+		var got []eventid.ID
+		pages := 0
+		err := l.Replay(context.Background(), ids[0], ids[len(ids)-1], all, func(Position) error { return nil },
+			func(page []*Event) error {
+				pages++
+				require.LessOrEqual(t, len(page), PageSize)
+				for _, ev := range page {
+					got = append(got, ev.ID)
+				}
+				return nil
+			})
+		require.NoError(t, err)
+		require.Equal(t, ids[1:], got)
+		require.GreaterOrEqual(t, pages, 4)
+	})
+}
+
+func TestLogReplayCallbackErrorsEndIt(t *testing.T) {
+	forEachLog(t, func(t *testing.T, mk logMaker) {
+		l := mk(t, 4*PageSize, 0)
+		running(t, l)
+		ids := appendTo(t, l, "a", 2*PageSize)
+		stop := errors.New("stop")
+		err := l.Replay(context.Background(), ids[0], ids[len(ids)-1], all, func(Position) error { return stop },
+			func([]*Event) error { t.Fatal("a page after start failed"); return nil })
+		require.Equal(t, stop, err)
+
+		pages := 0
+		err = l.Replay(context.Background(), ids[0], ids[len(ids)-1], all, func(Position) error { return nil },
+			func([]*Event) error { pages++; return stop })
+		require.Equal(t, stop, err)
+		require.Equal(t, 1, pages)
+	})
+}
+
+// History trimmed past the replay while a page was being written: the
+// replay stops with ErrBehind instead of skipping what was trimmed.
+func TestLogReplayBehindWhenHistoryMovesOn(t *testing.T) {
+	forEachLog(t, func(t *testing.T, mk logMaker) {
+		l := mk(t, 2*PageSize, 0)
+		running(t, l)
+		ids := appendTo(t, l, "a", 2*PageSize)
+		pages := 0
+		err := l.Replay(context.Background(), ids[0], ids[len(ids)-1], all, func(p Position) error {
+			require.Equal(t, Known, p)
+			return nil
+		}, func([]*Event) error {
+			pages++
+			appendTo(t, l, "a", 4*PageSize)
+			return nil
+		})
+		require.ErrorIs(t, err, ErrBehind)
+		require.Equal(t, 1, pages)
+	})
+}
+
+// A key is scoped to its topic: the same key on another topic is another
+// event, and a duplicate answer never names another topic's event.
+func TestLogIdempotencyKeyScopedToTopic(t *testing.T) {
+	forEachLog(t, func(t *testing.T, mk logMaker) {
+		l := mk(t, 100, 0)
+		got := running(t, l)
+		publish := func(topic, key string) (eventid.ID, bool) {
+			id, dup, err := l.Append(context.Background(), Message{Topic: topic, Type: "e", Data: []byte(topic), Key: key})
+			require.NoError(t, err)
+			return id, dup
+		}
+		other, dup := publish("other", "K")
+		require.False(t, dup)
+		news, dup := publish("news", "K")
+		require.False(t, dup, "a key of topic other made a publish on news a duplicate")
+		require.NotEqual(t, other, news)
+		// Topics may hold ':'; the key's scope must not run into its name.
+		ab, dup := publish("a:b", "c")
+		require.False(t, dup)
+		a, dup := publish("a", "b:c")
+		require.False(t, dup)
+
+		for _, want := range []struct {
+			topic, key string
+			id         eventid.ID
+		}{{"other", "K", other}, {"news", "K", news}, {"a:b", "c", ab}, {"a", "b:c", a}} {
+			id, dup := publish(want.topic, want.key)
+			require.True(t, dup, want.topic)
+			require.Equal(t, want.id, id, want.topic)
+		}
+		require.Eventually(t, func() bool { return len(got()) == 4 }, waitFor, time.Millisecond)
+		for i, want := range []string{"other", "news", "a:b", "a"} {
+			require.Equal(t, want, got()[i].Topic)
+		}
 	})
 }

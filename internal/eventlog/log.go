@@ -11,8 +11,17 @@ import (
 	"ssehub/internal/sse"
 )
 
+// PageSize bounds how many events one Replay page holds. It matches the
+// stream writer's batch, and at Sse.MaxEventBytes (64 KiB by default) keeps
+// a page within a few MiB.
+const PageSize = 64
+
 // ErrUnavailable says the log cannot take or read events right now.
 var ErrUnavailable = errors.New("event log unavailable")
+
+// ErrBehind says events after the replay's position were trimmed while it
+// ran: the client must start again from its last id (and will get a reset).
+var ErrBehind = errors.New("replay fell behind retained history")
 
 // Message is what a publisher asks to append; Data is the payload text.
 type Message struct {
@@ -59,9 +68,15 @@ type Log interface {
 	// Append stores m and returns its id. A Key already in history stores
 	// nothing and returns the earlier event's id with dup set.
 	Append(ctx context.Context, m Message) (id eventid.ID, dup bool, err error)
-	// Replay returns the retained events after `after`, up to and including
-	// `upto`, whose topic passes match, and where `after` stands.
-	Replay(ctx context.Context, after, upto eventid.ID, match func(topic string) bool) ([]*Event, Position, error)
+	// Replay streams the retained events after `after`, up to and including
+	// `upto`, whose topic passes match, in id order. It calls start exactly
+	// once, before any page, with where `after` stands; then page with at
+	// most PageSize events at a time (page must not keep the slice). An
+	// error returned by start or page ends the replay and is returned
+	// unchanged; the log's own failures wrap ErrUnavailable, and ErrBehind
+	// says history moved past the replay while it ran.
+	Replay(ctx context.Context, after, upto eventid.ID, match func(topic string) bool,
+		start func(Position) error, page func([]*Event) error) error
 	// Run hands every appended event to deliver, in id order, until ctx ends.
 	Run(ctx context.Context, deliver func(*Event)) error
 }

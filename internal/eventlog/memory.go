@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"time"
 
@@ -24,10 +25,14 @@ type Memory struct {
 	count   int
 	last    eventid.ID
 	horizon eventid.ID // newest id no longer retained
-	keys    map[string]eventid.ID
+	keys    map[topicKey]eventid.ID
 	feed    chan *Event
 	stopped chan struct{} // closed when Run returns
 }
+
+// topicKey scopes an idempotency key to its topic: the same key on two
+// topics is two events.
+type topicKey struct{ topic, key string }
 
 // NewMemory returns a log that starts its ids at the current time.
 func NewMemory(size int, maxAge time.Duration) *Memory {
@@ -43,7 +48,7 @@ func newMemory(size int, maxAge time.Duration, now func() time.Time) *Memory {
 		ring:    make([]*Event, size),
 		last:    start,
 		horizon: start,
-		keys:    make(map[string]eventid.ID),
+		keys:    make(map[topicKey]eventid.ID),
 		feed:    make(chan *Event, 1024),
 		stopped: make(chan struct{}),
 	}
@@ -65,7 +70,7 @@ func (l *Memory) Append(_ context.Context, m Message) (eventid.ID, bool, error) 
 	now := l.now()
 	l.expireLocked(now)
 	if m.Key != "" {
-		if id, ok := l.keys[m.Key]; ok {
+		if id, ok := l.keys[topicKey{m.Topic, m.Key}]; ok {
 			return id, true, nil
 		}
 	}
@@ -81,7 +86,7 @@ func (l *Memory) Append(_ context.Context, m Message) (eventid.ID, bool, error) 
 	l.count++
 	l.last = id
 	if m.Key != "" {
-		l.keys[m.Key] = id
+		l.keys[topicKey{m.Topic, m.Key}] = id
 	}
 
 	select {
@@ -92,31 +97,76 @@ func (l *Memory) Append(_ context.Context, m Message) (eventid.ID, bool, error) 
 	}
 }
 
-// Replay copies the matching retained events in (after, upto].
-func (l *Memory) Replay(_ context.Context, after, upto eventid.ID, match func(string) bool) ([]*Event, Position, error) {
+// Replay copies one page at a time under the lock and hands it to page
+// with the lock released, so a slow client never holds up publishers.
+func (l *Memory) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool,
+	start func(Position) error, page func([]*Event) error) error {
+	buf := make([]*Event, 0, PageSize)
+	// Placing the id and copying the first page under one lock leaves no
+	// window for eviction between the two.
 	l.mu.Lock()
-	defer l.mu.Unlock()
-
 	l.expireLocked(l.now())
-	pos := Known
+	pos, cursor := Known, after
 	switch {
 	case l.last.Less(after):
-		return nil, Unknown, nil
+		pos = Unknown
 	case after.Less(l.horizon):
-		pos = Gone
+		pos, cursor = Gone, l.horizon
 	}
+	var done bool
+	if pos != Unknown {
+		buf, cursor, done = l.pageLocked(cursor, upto, match, buf)
+	}
+	l.mu.Unlock()
 
-	var out []*Event
-	for i := 0; i < l.count; i++ {
+	if err := start(pos); err != nil {
+		return err
+	}
+	if pos == Unknown {
+		return nil
+	}
+	for {
+		if len(buf) > 0 {
+			if err := page(buf); err != nil {
+				return err
+			}
+		}
+		if done {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		clear(buf)
+		l.mu.Lock()
+		l.expireLocked(l.now())
+		// Ids are contiguous here: an evicted event after cursor is one
+		// the client wanted.
+		if cursor.Less(l.horizon) {
+			l.mu.Unlock()
+			return ErrBehind
+		}
+		buf, cursor, done = l.pageLocked(cursor, upto, match, buf[:0])
+		l.mu.Unlock()
+	}
+}
+
+// pageLocked appends to buf the matching events among the next PageSize
+// retained after cursor, up to upto. It returns the last id it looked at
+// and whether nothing wanted is left.
+func (l *Memory) pageLocked(cursor, upto eventid.ID, match func(string) bool, buf []*Event) ([]*Event, eventid.ID, bool) {
+	i := sort.Search(l.count, func(i int) bool { return cursor.Less(l.ring[(l.head+i)%l.size].ID) })
+	for end := min(i+PageSize, l.count); i < end; i++ {
 		ev := l.ring[(l.head+i)%l.size]
 		if upto.Less(ev.ID) {
-			break
+			return buf, cursor, true
 		}
-		if after.Less(ev.ID) && match(ev.Topic) {
-			out = append(out, ev)
+		if match(ev.Topic) {
+			buf = append(buf, ev)
 		}
+		cursor = ev.ID
 	}
-	return out, pos, nil
+	return buf, cursor, i == l.count || !cursor.Less(upto)
 }
 
 // Run forwards appended events to deliver until ctx ends.
@@ -149,6 +199,6 @@ func (l *Memory) dropOldestLocked() {
 	l.count--
 	l.horizon = ev.ID
 	if ev.Key != "" {
-		delete(l.keys, ev.Key)
+		delete(l.keys, topicKey{ev.Topic, ev.Key})
 	}
 }

@@ -64,7 +64,7 @@ func TestMemoryReplayPositions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			evs, pos, err := l.Replay(context.Background(), tc.after, last, all)
+			evs, pos, err := replayAll(t, l, tc.after, last, all)
 			require.NoError(t, err)
 			require.Equal(t, tc.pos, pos)
 			require.Len(t, evs, tc.n)
@@ -80,7 +80,7 @@ func TestMemoryBoundedBySize(t *testing.T) {
 	l := NewMemory(3, 0)
 	running(t, l)
 	ids := appendTo(t, l, "a", 1000)
-	evs, pos, err := l.Replay(context.Background(), eventid.ID{}, ids[999], all)
+	evs, pos, err := replayAll(t, l, eventid.ID{}, ids[999], all)
 	require.NoError(t, err)
 	require.Equal(t, Gone, pos)
 	require.Len(t, evs, 3)
@@ -97,7 +97,7 @@ func TestMemoryBoundedByAge(t *testing.T) {
 	fresh := appendTo(t, l, "a", 2)
 	c.add(30 * time.Second) // the first three are now 75 s old
 
-	evs, pos, err := l.Replay(context.Background(), old[0], fresh[1], all)
+	evs, pos, err := replayAll(t, l, old[0], fresh[1], all)
 	require.NoError(t, err)
 	require.Equal(t, Gone, pos)
 	require.Len(t, evs, 2)
@@ -110,7 +110,7 @@ func TestMemoryEncodesOnce(t *testing.T) {
 	running(t, l)
 	id, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "update", Data: []byte("x\ny")})
 	require.NoError(t, err)
-	evs, _, err := l.Replay(context.Background(), eventid.ID{Ms: id.Ms}, id, all)
+	evs, _, err := replayAll(t, l, eventid.ID{Ms: id.Ms}, id, all)
 	require.NoError(t, err)
 	require.Equal(t, "id: "+id.String()+"\nevent: update\ndata: x\ndata: y\n\n", string(evs[0].Wire))
 }

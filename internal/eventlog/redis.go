@@ -3,6 +3,7 @@ package eventlog
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,8 +18,6 @@ import (
 var _ Log = (*Redis)(nil)
 
 const (
-	// replayPage is how many entries one XRANGE reads.
-	replayPage = 512
 	// noAgeKeyTTL keeps idempotency keys when Replay.MaxAge is 0 (no age
 	// limit); Append checks that the keyed event is still retained anyway.
 	noAgeKeyTTL = 24 * time.Hour
@@ -29,6 +28,13 @@ const (
 // id and appends nothing; a key whose event was trimmed is free again, as in
 // the memory log. Trimming is approximate (~): Redis drops whole radix-tree
 // nodes, so history holds at least Size events and at most a node more.
+//
+// The id is above the caller's high-water mark (ARGV[8], whose ms is ARGV[9])
+// as well as the stream's last id: a Redis restored from an older snapshot
+// has a lower last id, and its own "*" would hand out again ids that clients
+// already hold whenever those ran ahead of its clock. With the mark at or
+// past now, the explicit id is used; XADD refuses it only when the stream's
+// last id is higher still, and "*" is then above both.
 var appendScript = redis.NewScript(`
 local key = ARGV[4]
 if key ~= '' then
@@ -37,8 +43,17 @@ if key ~= '' then
     return {prev, 1}
   end
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*',
-  'topic', ARGV[1], 'event', ARGV[2], 'data', ARGV[3], 'key', key)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local id
+if tonumber(ARGV[9]) >= now then
+  id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], ARGV[8],
+    'topic', ARGV[1], 'event', ARGV[2], 'data', ARGV[3], 'key', key)
+end
+if type(id) ~= 'string' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*',
+    'topic', ARGV[1], 'event', ARGV[2], 'data', ARGV[3], 'key', key)
+end
 local age = tonumber(ARGV[6])
 if age > 0 then
   local ms = tonumber(string.match(id, '^(%d+)-'))
@@ -58,9 +73,15 @@ type RedisOptions struct {
 	MaxAge time.Duration
 	// OnUp is told when Redis becomes reachable or unreachable.
 	OnUp func(up bool)
-	// OnLost is told when the reader finds that Redis lost events it had not
-	// delivered yet (a restart without persistence, an older snapshot), so
-	// clients can be told instead of seeing a silent gap.
+	// Replays bounds how many replay reads (XRANGE of one page) run at
+	// once; 0 means 2×GOMAXPROCS. A replay holds a slot only while it reads
+	// a page, not while the client is written, so a stalled client cannot
+	// starve the others.
+	Replays int
+	// OnLost is told when the reader finds that Redis lost events (a
+	// restart without persistence, an older snapshot, FLUSHALL) or trimmed
+	// some before the reader read them, so clients can be told instead of
+	// seeing a silent gap.
 	OnLost func()
 }
 
@@ -79,6 +100,15 @@ type Redis struct {
 	// it even if the reader could not reach Redis yet at that time.
 	start eventid.ID
 
+	replays chan struct{} // a semaphore of Replays slots
+
+	// hwm is the highest id this process saw issued (appended, delivered
+	// or reported by the stream). It outlives a Redis that lost data, so
+	// new ids go above the lost ones and a client holding a lost id is
+	// told its history is gone rather than that its id is unknown.
+	hwmMu sync.Mutex
+	hwm   eventid.ID
+
 	up       atomic.Bool
 	upMu     sync.Mutex // orders OnUp calls
 	reported bool       // OnUp was called once; guarded by upMu
@@ -86,12 +116,16 @@ type Redis struct {
 
 // NewRedis returns a log on rdb; the caller owns rdb and closes it.
 func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
+	if opts.Replays <= 0 {
+		opts.Replays = 2 * runtime.GOMAXPROCS(0)
+	}
 	return &Redis{
-		rdb:    rdb,
-		opts:   opts,
-		stream: opts.Prefix + ":events",
-		epoch:  opts.Prefix + ":epoch",
-		start:  eventid.ID{Ms: uint64(time.Now().UnixMilli() - 1)},
+		replays: make(chan struct{}, opts.Replays),
+		rdb:     rdb,
+		opts:    opts,
+		stream:  opts.Prefix + ":events",
+		epoch:   opts.Prefix + ":epoch",
+		start:   eventid.ID{Ms: uint64(time.Now().UnixMilli() - 1)},
 	}
 }
 
@@ -110,8 +144,10 @@ func (l *Redis) Append(ctx context.Context, m Message) (eventid.ID, bool, error)
 	if keyTTL <= 0 {
 		keyTTL = noAgeKeyTTL
 	}
-	res, err := appendScript.Run(ctx, l.rdb, []string{l.stream, l.opts.Prefix + ":key:" + m.Key},
-		m.Topic, m.Type, m.Data, m.Key, l.opts.Size, l.opts.MaxAge.Milliseconds(), keyTTL.Milliseconds()).Slice()
+	above := l.highWater().Next()
+	res, err := appendScript.Run(ctx, l.rdb, []string{l.stream, l.keyName(m.Topic, m.Key)},
+		m.Topic, m.Type, m.Data, m.Key, l.opts.Size, l.opts.MaxAge.Milliseconds(), keyTTL.Milliseconds(),
+		above.String(), above.Ms).Slice()
 	if err != nil {
 		return eventid.ID{}, false, fmt.Errorf("%w: append to %s: %w", ErrUnavailable, l.stream, err)
 	}
@@ -124,67 +160,191 @@ func (l *Redis) Append(ctx context.Context, m Message) (eventid.ID, bool, error)
 		return eventid.ID{}, false, fmt.Errorf("append to %s: stream id %q: %w", l.stream, text, err)
 	}
 	dup, _ := res[1].(int64)
+	l.raise(id)
 	return id, dup == 1, nil
 }
 
-// Replay reads the matching entries in (after, upto]. upto is raised to
-// start: entries up to it never come live on this instance. A
-// client id later than upto but within the stream was issued by another
-// instance; it is Known, and the stream writer skips live events up to it.
-func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool) ([]*Event, Position, error) {
+// raise lifts the high-water mark to id.
+func (l *Redis) raise(id eventid.ID) {
+	l.hwmMu.Lock()
+	if l.hwm.Less(id) {
+		l.hwm = id
+	}
+	l.hwmMu.Unlock()
+}
+
+func (l *Redis) highWater() eventid.ID {
+	l.hwmMu.Lock()
+	defer l.hwmMu.Unlock()
+	return l.hwm
+}
+
+// keyName is where an idempotency key's event id is kept, scoped to its
+// topic. Topics may hold ':', so the topic's length makes the name
+// unambiguous: topic "a:b" with key "c" is not topic "a" with key "b:c".
+func (l *Redis) keyName(topic, key string) string {
+	return fmt.Sprintf("%s:key:%d:%s:%s", l.opts.Prefix, len(topic), topic, key)
+}
+
+// Replay reads the matching entries in (after, upto], PageSize at a time,
+// and hands each page to page before reading the next. upto is raised to
+// start: entries up to it never come live on this instance. A client id
+// later than upto but within the stream was issued by another instance; it
+// is Known, and the stream writer skips live events up to it.
+func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool,
+	start func(Position) error, page func([]*Event) error) error {
 	if upto.Less(l.start) {
 		upto = l.start
 	}
-	pos, err := l.position(ctx, after)
-	if err != nil || pos == Unknown {
-		return nil, pos, err
+	pos, info, err := l.place(ctx, after)
+	if err != nil {
+		return err
 	}
-	var out []*Event
-	from := after.Next()
+	if err := start(pos); err != nil {
+		return err
+	}
+	// from is the first id the client wants; guard says every retained
+	// entry from it on is wanted, so a first entry past it means trimming.
+	// A client whose id was lost gets what the stream holds after it.
+	from, guard := after.Next(), true
+	switch {
+	case pos == Unknown:
+		return nil
+	case info == nil || info.length == 0:
+		// Nothing was retained: whatever the stream holds now is newer.
+		guard = false
+	case from.Less(info.first):
+		from = info.first
+	}
+	events := make([]*Event, 0, PageSize)
 	for !upto.Less(from) {
-		page, err := l.rdb.XRangeN(ctx, l.stream, from.String(), upto.String(), replayPage).Result()
+		msgs, err := l.replayPage(ctx, from, upto, guard)
 		if err != nil {
-			return nil, pos, fmt.Errorf("%w: replay %s: %w", ErrUnavailable, l.stream, err)
+			return err
 		}
-		for _, msg := range page {
+		clear(events)
+		events = events[:0]
+		for _, msg := range msgs {
 			ev, err := entryEvent(msg)
 			if err != nil {
-				return nil, pos, err
+				return err
 			}
 			if match(ev.Topic) {
-				out = append(out, ev)
+				events = append(events, ev)
 			}
 			from = ev.ID.Next()
 		}
-		if len(page) < replayPage {
-			break
+		if len(events) > 0 {
+			if err := page(events); err != nil {
+				return err
+			}
 		}
+		if len(msgs) < PageSize {
+			return nil
+		}
+		guard = true
 	}
-	return out, pos, nil
+	return nil
 }
 
-// position places after against the stream. Trimming does not record the
-// newest trimmed id (max-deleted-entry-id counts XDEL only), so an id older
-// than the first retained entry is Gone even when it is the newest trimmed
-// one: that client gets a reset it did not strictly need, never a gap.
-func (l *Redis) position(ctx context.Context, after eventid.ID) (Position, error) {
-	info, err := l.info(ctx)
+// place takes a replay slot to find where after stands.
+func (l *Redis) place(ctx context.Context, after eventid.ID) (Position, *streamInfo, error) {
+	if err := l.acquire(ctx); err != nil {
+		return Unknown, nil, err
+	}
+	defer l.release()
+	return l.position(ctx, after)
+}
+
+// replayPage reads up to PageSize entries in [from, upto] and, in the same
+// round trip, the stream's first entry. Trimming drops the oldest entries,
+// so with guard set a first entry later than from means entries the
+// client wanted may be gone (a conservative test: ids have gaps).
+func (l *Redis) replayPage(ctx context.Context, from, upto eventid.ID, guard bool) ([]redis.XMessage, error) {
+	if err := l.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer l.release()
+	var rng, head *redis.XMessageSliceCmd
+	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		rng = p.XRangeN(ctx, l.stream, from.String(), upto.String(), PageSize)
+		head = p.XRangeN(ctx, l.stream, "-", "+", 1)
+		return nil
+	})
 	if err != nil {
-		return Unknown, err
+		return nil, fmt.Errorf("%w: replay %s from %s: %w", ErrUnavailable, l.stream, from, err)
+	}
+	if first := head.Val(); guard && len(first) > 0 {
+		id, err := eventid.Parse(first[0].ID)
+		if err != nil {
+			return nil, fmt.Errorf("replay %s: first id %q: %w", l.stream, first[0].ID, err)
+		}
+		if from.Less(id) {
+			return nil, ErrBehind
+		}
+	}
+	return rng.Val(), nil
+}
+
+// acquire waits for a replay slot or for ctx to end.
+func (l *Redis) acquire(ctx context.Context) error {
+	select {
+	case l.replays <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("replay %s: waiting for a slot: %w", l.stream, ctx.Err())
+	}
+}
+
+func (l *Redis) release() {
+	<-l.replays
+}
+
+// position places after against the stream and returns what XINFO said
+// (nil when there is no stream). An id above the high-water mark was never
+// issued: Unknown. One below the first retained entry was trimmed, or lost;
+// one above the stream's last id, or inside the retained range but not in
+// the stream, was issued and lost with data Redis no longer has (ids come
+// only from XADD and nothing here deletes entries): all Gone. Trimming does
+// not record the newest trimmed id (max-deleted-entry-id counts XDEL only),
+// so an id older than the first retained entry is Gone even when it is the
+// newest trimmed one: that client gets a reset it did not strictly need,
+// never a gap.
+func (l *Redis) position(ctx context.Context, after eventid.ID) (Position, *streamInfo, error) {
+	info, held, err := l.inspect(ctx, after)
+	if err != nil {
+		return Unknown, nil, err
+	}
+	if info != nil {
+		l.raise(info.last)
 	}
 	switch {
-	case info == nil:
-		// Nothing was ever issued (or Redis lost it all).
-		if after.IsZero() {
-			return Gone, nil
-		}
-		return Unknown, nil
-	case info.last.Less(after):
-		return Unknown, nil
-	case info.length == 0 && after.Less(info.last), info.length > 0 && after.Less(info.first):
-		return Gone, nil
+	case l.highWater().Less(after):
+		return Unknown, info, nil
+	case info == nil, info.last.Less(after), info.length == 0, after.Less(info.first), !held:
+		return Gone, info, nil
 	}
-	return Known, nil
+	return Known, info, nil
+}
+
+// inspect reads XINFO STREAM and whether the stream holds id, in one round
+// trip; the info is nil when there is no stream.
+func (l *Redis) inspect(ctx context.Context, id eventid.ID) (*streamInfo, bool, error) {
+	var infoCmd *redis.XInfoStreamCmd
+	var at *redis.XMessageSliceCmd
+	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		infoCmd = p.XInfoStream(ctx, l.stream)
+		at = p.XRangeN(ctx, l.stream, id.String(), id.String(), 1)
+		return nil
+	})
+	if err == nil || noSuchKey(err) {
+		err = at.Err()
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: inspect %s at %s: %w", ErrUnavailable, l.stream, id, err)
+	}
+	info, err := l.parseInfo(infoCmd.Result())
+	return info, len(at.Val()) > 0, err
 }
 
 // streamInfo is what XINFO STREAM says about where history stands.
@@ -196,9 +356,12 @@ type streamInfo struct {
 
 // info returns nil, nil when the stream does not exist.
 func (l *Redis) info(ctx context.Context) (*streamInfo, error) {
-	raw, err := l.rdb.XInfoStream(ctx, l.stream).Result()
+	return l.parseInfo(l.rdb.XInfoStream(ctx, l.stream).Result())
+}
+
+func (l *Redis) parseInfo(raw *redis.XInfoStream, err error) (*streamInfo, error) {
 	if err != nil {
-		if strings.Contains(err.Error(), "no such key") {
+		if noSuchKey(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("%w: inspect %s: %w", ErrUnavailable, l.stream, err)
@@ -213,6 +376,11 @@ func (l *Redis) info(ctx context.Context) (*streamInfo, error) {
 		}
 	}
 	return info, nil
+}
+
+// noSuchKey says err is XINFO's answer for a missing stream.
+func noSuchKey(err error) bool {
+	return strings.Contains(err.Error(), "no such key")
 }
 
 // entryEvent builds the event of one stream entry.

@@ -34,7 +34,7 @@ func TestRedisKeyPrefixSeparatesLogs(t *testing.T) {
 	running(t, a)
 	running(t, b)
 	ids := appendTo(t, a, "x", 2)
-	evs, pos, err := b.Replay(context.Background(), eventid.ID{}, ids[1], all)
+	evs, pos, err := replayAll(t, b, eventid.ID{}, ids[1], all)
 	require.NoError(t, err)
 	require.Equal(t, Gone, pos)
 	require.Empty(t, evs)
@@ -47,7 +47,7 @@ func TestRedisReplayAcceptsIDIssuedElsewhere(t *testing.T) {
 	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 100})
 	running(t, l)
 	ids := appendTo(t, l, "a", 5)
-	evs, pos, err := l.Replay(context.Background(), ids[4], ids[1], all)
+	evs, pos, err := replayAll(t, l, ids[4], ids[1], all)
 	require.NoError(t, err)
 	require.Equal(t, Known, pos)
 	require.Empty(t, evs)
@@ -61,10 +61,13 @@ func TestRedisReplayCoversEntriesBeforeReaderStart(t *testing.T) {
 	writer := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
 	running(t, writer)
 	ids := appendTo(t, writer, "a", 3)
+	// A log starts a millisecond before it is made: wait until that is
+	// past the entries, or the newest could come live instead.
+	require.Eventually(t, func() bool { return ids[2].Ms < uint64(time.Now().UnixMilli()-1) }, waitFor, time.Millisecond)
 
 	late := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
 	running(t, late)
-	evs, pos, err := late.Replay(context.Background(), ids[0], eventid.ID{}, all)
+	evs, pos, err := replayAll(t, late, ids[0], eventid.ID{}, all)
 	require.NoError(t, err)
 	require.Equal(t, Known, pos)
 	require.Len(t, evs, 2)
@@ -82,7 +85,7 @@ func TestRedisTrimsByAge(t *testing.T) {
 		latest = appendTo(t, l, "a", 1)[0]
 	}
 	latest = appendTo(t, l, "a", 2*nodeEntries)[2*nodeEntries-1]
-	evs, pos, err := l.Replay(context.Background(), old[0], latest, all)
+	evs, pos, err := replayAll(t, l, old[0], latest, all)
 	require.NoError(t, err)
 	require.Equal(t, Gone, pos)
 	// Approximate trimming drops whole nodes: an old entry may share a node
@@ -104,7 +107,7 @@ func TestRedisUnreachable(t *testing.T) {
 	srv.Kill()
 	_, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "e"})
 	require.ErrorIs(t, err, ErrUnavailable)
-	_, _, err = l.Replay(context.Background(), eventid.ID{Ms: 1}, eventid.ID{Ms: 2}, all)
+	_, _, err = replayAll(t, l, eventid.ID{Ms: 1}, eventid.ID{Ms: 2}, all)
 	require.ErrorIs(t, err, ErrUnavailable)
 	select {
 	case up := <-upCh:
@@ -173,7 +176,7 @@ func TestRedisReaderDetectsLostData(t *testing.T) {
 	require.Equal(t, after[1], got()[4].ID)
 
 	// A client from before the loss is told so.
-	_, pos, err := l.Replay(context.Background(), before[2], after[1], all)
+	_, pos, err := replayAll(t, l, before[2], after[1], all)
 	require.NoError(t, err)
 	require.Equal(t, Gone, pos)
 	require.Empty(t, lost)
@@ -186,4 +189,91 @@ func TestRedisRejectsUnencodableType(t *testing.T) {
 	_, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "x\ny"})
 	require.Error(t, err)
 	require.NotErrorIs(t, err, ErrUnavailable)
+}
+
+// A replay waits for a free slot, and gives up when its context ends.
+func TestRedisReplayWaitsForASlot(t *testing.T) {
+	t.Parallel()
+	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 100, Replays: 1})
+	running(t, l)
+	ids := appendTo(t, l, "a", 3)
+	l.replays <- struct{}{} // the only slot is taken
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := l.Replay(ctx, ids[0], ids[2], all, func(Position) error { return nil }, func([]*Event) error { return nil })
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NotErrorIs(t, err, ErrUnavailable)
+
+	<-l.replays
+	evs, pos, err := replayAll(t, l, ids[0], ids[2], all)
+	require.NoError(t, err)
+	require.Equal(t, Known, pos)
+	require.Len(t, evs, 2)
+}
+
+// A replay holds its slot only while it reads: one blocked on a slow
+// client does not stop another.
+func TestRedisReplaySlotFreeWhileWriting(t *testing.T) {
+	t.Parallel()
+	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 100, Replays: 1})
+	running(t, l)
+	ids := appendTo(t, l, "a", 3)
+	inPage, unblock := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Replay(context.Background(), ids[0], ids[2], all, func(Position) error { return nil },
+			func([]*Event) error { close(inPage); <-unblock; return nil })
+	}()
+	<-inPage
+	evs, _, err := replayAll(t, l, ids[0], ids[2], all)
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	close(unblock)
+	require.NoError(t, <-done)
+}
+
+// Redis restarts from a snapshot older than its newest entries, and an
+// entry is appended before the reader is back: the reader still reports the
+// loss, new ids are above the lost ones, and a lost id is Gone, replayed
+// from after itself.
+func TestRedisRestoreFromOlderSnapshot(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	lost := make(chan struct{}, 4)
+	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnLost: func() { lost <- struct{}{} }})
+	got := running(t, l)
+	kept := appendTo(t, l, "a", 2)
+	require.NoError(t, l.rdb.Save(context.Background()).Err())
+	gone := appendTo(t, l, "a", 2)
+	require.Eventually(t, func() bool { return len(got()) == 4 }, waitFor, time.Millisecond)
+
+	srv.Stop(t, false) // the file on disk stays the SAVE above
+	srv.Start(t)
+	var next eventid.ID
+	require.Eventually(t, func() bool {
+		id, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "e"})
+		next = id
+		return err == nil
+	}, waitFor, time.Millisecond)
+	require.True(t, gone[1].Less(next), "id %s reuses the lost range up to %s", next, gone[1])
+	select {
+	case <-lost:
+	case <-time.After(waitFor):
+		t.Fatal("the restore was not detected")
+	}
+
+	for _, id := range gone {
+		evs, pos, err := replayAll(t, l, id, next, all)
+		require.NoError(t, err)
+		require.Equal(t, Gone, pos, id.String())
+		require.Len(t, evs, 1)
+		require.Equal(t, next, evs[0].ID)
+	}
+	evs, pos, err := replayAll(t, l, kept[0], next, all)
+	require.NoError(t, err)
+	require.Equal(t, Known, pos)
+	require.Equal(t, []eventid.ID{kept[1], next}, []eventid.ID{evs[0].ID, evs[1].ID})
+	_, pos, err = replayAll(t, l, next.Next(), next, all)
+	require.NoError(t, err)
+	require.Equal(t, Unknown, pos, "an id above everything issued")
 }

@@ -67,6 +67,19 @@ func (l *Redis) Run(ctx context.Context, deliver func(*Event)) error {
 	return nil
 }
 
+// intactScript answers 1 if the dataset is the one the reader last looked
+// at: the epoch marker is unchanged and the last delivered entry is still in
+// the stream (or none was delivered yet). Only the answer crosses the wire.
+var intactScript = redis.NewScript(`
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+if ARGV[2] == '0-0' then
+  return 1
+end
+return #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
+`)
+
 func (r *reader) step(ctx context.Context) error {
 	if !r.checked {
 		if err := r.check(ctx); err != nil {
@@ -86,6 +99,13 @@ func (r *reader) step(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read %s after %s: %w", r.l.stream, r.pos, err)
 	}
+	// A dataset lost without a dropped connection (FLUSHALL) is found
+	// before anything of the new one is delivered. If that moved the
+	// reader back, the next read starts from there instead.
+	from := r.pos
+	if err := r.verify(ctx); err != nil || r.pos != from {
+		return err
+	}
 	for _, s := range res {
 		for _, msg := range s.Messages {
 			ev, err := entryEvent(msg)
@@ -95,11 +115,13 @@ func (r *reader) step(ctx context.Context) error {
 				logx.Errorw("redis entry skipped", logx.Field("id", msg.ID), logx.Field("error", err.Error()))
 				if id, perr := eventid.Parse(msg.ID); perr == nil {
 					r.pos = id
+					r.l.raise(id)
 				}
 				continue
 			}
 			r.deliver(ev)
 			r.pos, r.seen = ev.ID, ev.ID
+			r.l.raise(ev.ID)
 		}
 	}
 	return nil
@@ -107,28 +129,44 @@ func (r *reader) step(ctx context.Context) error {
 
 // check inspects Redis before reading: the first time it notes the dataset
 // marker; after an error it finds out whether Redis lost entries while the
-// reader was away and, if so, calls OnLost.
+// reader was away.
 func (r *reader) check(ctx context.Context) error {
+	if !r.started {
+		epoch, err := r.l.currentEpoch(ctx)
+		if err != nil {
+			return err
+		}
+		r.started, r.epoch = true, epoch
+		return nil
+	}
+	return r.verify(ctx)
+}
+
+// verify finds out whether Redis lost entries since the reader last looked
+// and, if so, calls OnLost. Lost means the dataset marker changed (a restart
+// without data, FLUSHALL) or the last delivered entry left the stream: a
+// restore from an older snapshot keeps the marker but not that entry,
+// whatever was appended since; an entry trimmed before the reader read on
+// may have taken undelivered ones with it.
+func (r *reader) verify(ctx context.Context) error {
+	intact, err := intactScript.Run(ctx, r.l.rdb, []string{r.l.stream, r.l.epoch}, r.epoch, r.seen.String()).Int()
+	if err != nil {
+		return fmt.Errorf("check %s at %s: %w", r.l.stream, r.seen, err)
+	}
+	if intact == 1 {
+		return nil
+	}
 	epoch, err := r.l.currentEpoch(ctx)
 	if err != nil {
 		return err
-	}
-	if !r.started {
-		r.started, r.epoch = true, epoch
-		return nil
 	}
 	info, err := r.l.info(ctx)
 	if err != nil {
 		return err
 	}
-	lost := epoch != r.epoch ||
-		(info == nil && !r.seen.IsZero()) ||
-		(info != nil && info.last.Less(r.seen))
-	r.epoch = epoch
-	if !lost {
-		return nil
-	}
-	logx.Errorw("redis lost events: every client is told to resume", logx.Field("position", r.pos.String()))
+	logx.Errorw("redis lost events: every client is told to resume", logx.Field("position", r.pos.String()),
+		logx.Field("delivered", r.seen.String()))
+	r.epoch, r.seen = epoch, eventid.ID{}
 	// Read what Redis holds now that is not delivered yet: an empty stream
 	// from its beginning, an older snapshot from its end.
 	switch {

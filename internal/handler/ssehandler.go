@@ -1,37 +1,23 @@
 package handler
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
-
-	"github.com/zeromicro/go-zero/core/logx"
 
 	"ssehub/internal/apierr"
 	"ssehub/internal/auth"
-	"ssehub/internal/eventid"
-	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
 	"ssehub/internal/metrics"
-	"ssehub/internal/stream"
+	"ssehub/internal/session"
 	"ssehub/internal/svc"
 	"ssehub/internal/topic"
 )
 
-// Reset reasons, the "reason" of an `event: reset`.
-const (
-	resetHistoryGone = "history-gone"
-	resetUnknownID   = "unknown-id"
-	resetUnavailable = "history-unavailable"
-)
-
-// maxEchoedID bounds how much of an unplaceable Last-Event-ID a reset echoes.
-const maxEchoedID = 64
-
-// SseHandler serves GET /sse: subscribe, open the stream, replay what the
-// client missed, then write live events until it goes.
+// SseHandler serves GET /sse: parse, authorize, then run the stream's
+// session until it ends.
 func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 	conf := svcCtx.Config.Sse
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -43,74 +29,31 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 				"this address holds Sse.MaxClientsPerIP streams already", conf.Retry))
 			return
 		}
-		release := func() { svcCtx.StreamsPerIP.Release(ip) }
-		// A taken-over stream outlives this handler; it releases its slot
-		// when it ends.
-		adopted := false
-		defer func() {
-			if !adopted {
-				release()
-			}
-		}()
+		release := sync.OnceFunc(func() { svcCtx.StreamsPerIP.Release(ip) })
 		query, topics, err := streamQuery(r, conf.DefaultTopics, conf.MaxTopics)
 		if err != nil {
+			release()
 			apierr.Write(w, r, err)
 			return
 		}
 		expires, err := authorizeStream(svcCtx.Auth, r, topics)
 		if err != nil {
+			release()
 			metrics.Hub{}.Disconnected(hub.ReasonAuth)
 			apierr.Write(w, r, err)
 			return
-		}
-		// The stream ends when its token expires: one timer per stream,
-		// nothing per event.
-		ctx := r.Context()
-		if !expires.IsZero() {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, expires)
-			defer cancel()
 		}
 		lastID := r.Header.Get("Last-Event-ID")
 		if lastID == "" {
 			lastID = query.Get("lastEventId")
 		}
-
-		client, last, err := svcCtx.Hub.Subscribe(topics)
+		err = svcCtx.Streams.Serve(w, r, session.Request{
+			Topics: topics, LastEventID: lastID, Expires: expires, Release: release,
+			WithTopic: query.Get("withTopic") == "1",
+		})
 		if err != nil {
 			apierr.Write(w, r, subscribeError(err, conf.Retry))
-			return
 		}
-		st, err := stream.Open(w, conf.Retry, conf.WriteTimeout)
-		if err != nil {
-			svcCtx.Hub.Unsubscribe(client, hub.ReasonClient)
-			logx.WithContext(r.Context()).Infow("stream not opened", logx.Field("error", err.Error()))
-			return
-		}
-		// withTopic=1: the client reads several topics from this one stream
-		// and needs to know each event's (static/ssehub.js does).
-		tagged := query.Get("withTopic") == "1"
-		if tagged {
-			st.TagTopics()
-		}
-
-		after, err := resume(r, st, svcCtx.Log, lastID, last, topic.Matcher(topics))
-		if err == nil {
-			adopted = svcCtx.Streams.Adopt(w, r, client,
-				stream.Adoption{After: after, Expires: expires, OnEnd: release, TagTopics: tagged})
-			if adopted {
-				return
-			}
-		}
-		reason := hub.ReasonClient
-		if err == nil {
-			reason = st.Pump(ctx, client, after)
-		}
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			reason = hub.ReasonAuth
-		}
-		// A no-op when the hub already cut the client off.
-		svcCtx.Hub.Unsubscribe(client, reason)
 	}
 }
 
@@ -156,49 +99,4 @@ func subscribeError(err error, retryAfter time.Duration) error {
 	default:
 		return err
 	}
-}
-
-// resume writes what the client missed after lastID, up to last (the hub's
-// position when the client joined; later events are in its queue), and
-// returns the id below which queued events are duplicates.
-func resume(r *http.Request, st *stream.Stream, log eventlog.Log, lastID string, last eventid.ID,
-	match func(string) bool) (eventid.ID, error) {
-	if lastID == "" {
-		return eventid.ID{}, nil
-	}
-	after, err := eventid.Parse(lastID)
-	if err != nil {
-		return eventid.ID{}, reset(st, resetUnknownID, lastID)
-	}
-	events, pos, err := log.Replay(r.Context(), after, last, match)
-	if err != nil {
-		logx.WithContext(r.Context()).Errorw("replay failed", logx.Field("lastEventId", lastID),
-			logx.Field("error", err.Error()))
-		return eventid.ID{}, reset(st, resetUnavailable, lastID)
-	}
-	switch pos {
-	case eventlog.Gone:
-		err = reset(st, resetHistoryGone, lastID)
-	case eventlog.Unknown:
-		return eventid.ID{}, reset(st, resetUnknownID, lastID)
-	}
-	if err != nil {
-		return eventid.ID{}, err
-	}
-	metrics.Replayed(len(events))
-	if err := st.Replay(events); err != nil {
-		return eventid.ID{}, err
-	}
-	if pos == eventlog.Gone {
-		return eventid.ID{}, nil
-	}
-	return after, nil
-}
-
-func reset(st *stream.Stream, reason, lastID string) error {
-	metrics.Reset()
-	if len(lastID) > maxEchoedID {
-		lastID = lastID[:maxEchoedID]
-	}
-	return st.Reset(reason, lastID)
 }

@@ -3,6 +3,7 @@ package hub
 import (
 	"sync/atomic"
 
+	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
 )
 
@@ -30,8 +31,18 @@ type Client struct {
 	slots    []int // position in the hub's per-topic slice, per topic
 	all      int   // position in the hub's slice of every client
 	lastSent int64 // unix nanos of the last frame queued, for heartbeats
-	reason   Reason
-	notify   atomic.Pointer[func()]
+	// attached: in the topic sets; lastQueued: the last event queued, or
+	// the hub's position when it attached.
+	attached   bool
+	lastQueued eventid.ID
+	reason     Reason
+	notify     atomic.Pointer[func()]
+
+	// lagFrom is written by the hub before it sets lagging; lagged wakes a
+	// writer that blocks on Events.
+	lagFrom eventid.ID
+	lagging atomic.Bool
+	lagged  chan struct{}
 }
 
 // Notify makes the hub call f after it queues a frame for the client or
@@ -45,6 +56,27 @@ func (c *Client) signal() {
 	if f := c.notify.Load(); f != nil {
 		(*f)()
 	}
+}
+
+// Lagging reports whether the hub took the client out of fan-out because
+// its queue was full, and if so the last event it queued: the writer drains
+// the queue, calls Hub.Rejoin and catches up from the log after that id.
+func (c *Client) Lagging() (from eventid.ID, ok bool) {
+	if !c.lagging.Load() {
+		return eventid.ID{}, false
+	}
+	return c.lagFrom, true
+}
+
+// Lagged is signalled when the hub takes the client out of fan-out, for a
+// writer blocked on Events that would otherwise wait for the next ping.
+func (c *Client) Lagged() <-chan struct{} {
+	return c.lagged
+}
+
+// Topics returns the client's topics.
+func (c *Client) Topics() []string {
+	return c.topics
 }
 
 // Events is the client's queue; it is closed when the hub cuts the client off.

@@ -42,6 +42,7 @@ const (
 	opUnsubscribe
 	opDrain
 	opCutAll
+	opRejoin
 )
 
 type op struct {
@@ -55,6 +56,9 @@ type subscribed struct {
 	last eventid.ID
 	err  error
 }
+
+// ErrCut says the hub cut the client off before it could rejoin.
+var ErrCut = errors.New("client was cut off")
 
 // Hub fans events out to clients with non-blocking sends.
 type Hub struct {
@@ -92,6 +96,7 @@ func (h *Hub) Subscribe(topics []string) (*Client, eventid.ID, error) {
 		ch:     make(chan *eventlog.Event, h.opts.ClientBuffer),
 		topics: topics,
 		slots:  make([]int, len(topics)),
+		lagged: make(chan struct{}, 1),
 	}
 	reply := make(chan subscribed, 1)
 	select {
@@ -110,6 +115,20 @@ func (h *Hub) Unsubscribe(c *Client, r Reason) {
 	case h.ops <- op{kind: opUnsubscribe, client: c, reason: r}:
 	case <-h.done:
 	}
+}
+
+// Rejoin puts a lagging client back into fan-out and returns the hub's
+// position: events after it reach the queue again, the ones in
+// (LagFrom, position] are for the writer to catch up from the log.
+func (h *Hub) Rejoin(c *Client) (eventid.ID, error) {
+	reply := make(chan subscribed, 1)
+	select {
+	case h.ops <- op{kind: opRejoin, client: c, reply: reply}:
+	case <-h.done:
+		return eventid.ID{}, ErrCut
+	}
+	r := <-reply
+	return r.last, r.err
 }
 
 // Deliver hands an event to the hub, in id order; it is the event log's sink.
@@ -180,6 +199,8 @@ func (h *Hub) handle(o op) {
 		h.cutAll(ReasonShutdown)
 	case opCutAll:
 		h.cutAll(o.reason)
+	case opRejoin:
+		o.reply <- subscribed{last: h.last, err: h.rejoin(o.client)}
 	}
 }
 
@@ -193,17 +214,40 @@ func (h *Hub) add(c *Client) error {
 	c.lastSent = time.Now().UnixNano()
 	c.all = len(h.all)
 	h.all = append(h.all, c)
-	for i, t := range c.topics {
-		c.slots[i] = len(h.topics[t])
-		h.topics[t] = append(h.topics[t], c)
-	}
+	h.attach(c)
 	h.observeClients()
 	return nil
 }
 
+// attach adds c to the sets of its topics, from the hub's current position.
+func (h *Hub) attach(c *Client) {
+	c.attached = true
+	c.lastQueued = h.last
+	for i, t := range c.topics {
+		c.slots[i] = len(h.topics[t])
+		h.topics[t] = append(h.topics[t], c)
+	}
+}
+
+// rejoin attaches a lagging client again; a client cut off meanwhile stays out.
+func (h *Hub) rejoin(c *Client) error {
+	if !h.holds(c) {
+		return ErrCut
+	}
+	if !c.attached {
+		h.attach(c)
+		c.lagging.Store(false)
+	}
+	return nil
+}
+
+func (h *Hub) holds(c *Client) bool {
+	return c.all >= 0 && c.all < len(h.all) && h.all[c.all] == c
+}
+
 // remove swap-deletes c from every slice it is in; false if it was not there.
 func (h *Hub) remove(c *Client) bool {
-	if c.all < 0 || c.all >= len(h.all) || h.all[c.all] != c {
+	if !h.holds(c) {
 		return false
 	}
 	lastAll := h.all[len(h.all)-1]
@@ -211,7 +255,16 @@ func (h *Hub) remove(c *Client) bool {
 	h.all[len(h.all)-1] = nil
 	h.all = h.all[:len(h.all)-1]
 	c.all = -1
+	h.detach(c)
+	return true
+}
 
+// detach takes c out of the sets of its topics.
+func (h *Hub) detach(c *Client) {
+	if !c.attached {
+		return
+	}
+	c.attached = false
 	for i, t := range c.topics {
 		set := h.topics[t]
 		slot := c.slots[i]
@@ -225,7 +278,6 @@ func (h *Hub) remove(c *Client) bool {
 			h.topics[t] = set
 		}
 	}
-	return true
 }
 
 func (c *Client) slotOf(topic string) int {
@@ -244,22 +296,38 @@ func (h *Hub) fanout(ev *eventlog.Event) {
 		return
 	}
 	now := time.Now().UnixNano()
-	var slow []*Client
+	var full []*Client
 	for _, c := range set {
 		select {
 		case c.ch <- ev:
 			c.lastSent = now
+			c.lastQueued = ev.ID
 			c.signal()
 		default:
-			slow = append(slow, c)
+			full = append(full, c)
 		}
 	}
-	for _, c := range slow {
-		h.cut(c, ReasonSlow)
+	for _, c := range full {
+		h.lag(c)
 	}
 	if h.opts.Observer != nil {
-		h.opts.Observer.Delivered(len(set) - len(slow))
+		h.opts.Observer.Delivered(len(set) - len(full))
 	}
+}
+
+// lag takes a client whose queue is full out of fan-out instead of cutting
+// it: a burst is no reason to end a stream that is being read. Its writer
+// drains the queue, rejoins, and catches up from the log what came after
+// LagFrom; a client that stopped reading is cut by its writer's stall rule.
+func (h *Hub) lag(c *Client) {
+	h.detach(c)
+	c.lagFrom = c.lastQueued
+	c.lagging.Store(true)
+	select {
+	case c.lagged <- struct{}{}:
+	default:
+	}
+	c.signal()
 }
 
 // heartbeat queues a ping for every client that got nothing for a heartbeat

@@ -71,7 +71,10 @@ func TestTopicIsolation(t *testing.T) {
 	require.Equal(t, uint64(2), recv(t, ab).ID.Seq)
 }
 
-func TestSlowClientIsCutOffOthersKeepReceiving(t *testing.T) {
+// TestFullClientLagsOthersKeepReceiving: a full queue takes the client out
+// of fan-out, not off the hub; it learns from which id to catch up, and
+// after rejoining gets what follows the hub's position.
+func TestFullClientLagsOthersKeepReceiving(t *testing.T) {
 	t.Parallel()
 	h := running(t, Options{ClientBuffer: 2})
 	slow, _, err := h.Subscribe([]string{"a"})
@@ -82,13 +85,43 @@ func TestSlowClientIsCutOffOthersKeepReceiving(t *testing.T) {
 		h.Deliver(event(i, "a"))
 		require.Equal(t, i, recv(t, fast).ID.Seq)
 	}
-	// slow never read: it holds its two events, then its queue is closed.
+	select {
+	case <-slow.Lagged():
+	case <-time.After(wait):
+		t.Fatal("the full client was not told it lags")
+	}
+	from, lagging := slow.Lagging()
+	require.True(t, lagging)
+	require.Equal(t, uint64(2), from.Seq, "it lags from the last event it queued")
 	require.Equal(t, uint64(1), recv(t, slow).ID.Seq)
 	require.Equal(t, uint64(2), recv(t, slow).ID.Seq)
-	_, open := <-slow.Events()
+	require.Equal(t, 2, h.Len(), "a lagging client is not cut")
+
+	pos, err := h.Rejoin(slow)
+	require.NoError(t, err)
+	require.Equal(t, uint64(5), pos.Seq, "events up to the hub's position are the writer's to catch up")
+	_, lagging = slow.Lagging()
+	require.False(t, lagging)
+	h.Deliver(event(6, "a"))
+	require.Equal(t, uint64(6), recv(t, slow).ID.Seq)
+}
+
+// TestRejoinAfterCut: a lagging client that is cut meanwhile stays out.
+func TestRejoinAfterCut(t *testing.T) {
+	t.Parallel()
+	h := running(t, Options{ClientBuffer: 1})
+	c, _, err := h.Subscribe([]string{"a"})
+	require.NoError(t, err)
+	h.Deliver(event(1, "a"))
+	h.Deliver(event(2, "a"))
+	<-c.Lagged()
+	h.CutAll(ReasonResync)
+	_, err = h.Rejoin(c)
+	require.ErrorIs(t, err, ErrCut)
+	require.Equal(t, uint64(1), recv(t, c).ID.Seq)
+	_, open := <-c.Events()
 	require.False(t, open)
-	require.Equal(t, ReasonSlow, slow.Reason())
-	require.Equal(t, 1, h.Len())
+	require.Equal(t, ReasonResync, c.Reason())
 }
 
 func TestLimitAndDrain(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"ssehub/internal/config"
 	"ssehub/internal/handler"
 	"ssehub/internal/metrics"
+	"ssehub/internal/stream"
 	"ssehub/internal/svc"
 	"ssehub/static"
 )
@@ -102,6 +103,7 @@ func (s *Server) Start(onListen func(net.Addr)) {
 		// so those get ssehub's JSON answers; beyond it the server answers 431.
 		hs.MaxHeaderBytes = maxHeaderBytes
 		hs.ErrorLog = nil
+		hs.ConnContext = stream.ConnContext(conf.SendBuffer)
 		// Outside go-zero's router, so its access log sees requests with
 		// their credentials already taken out.
 		hs.Handler = auth.Redact(s.Svc.Config.Auth.Cookie, hs.Handler)

@@ -2,7 +2,9 @@ package stream
 
 import (
 	"net"
+	"strconv"
 	"sync/atomic"
+	"time"
 
 	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
@@ -10,17 +12,17 @@ import (
 
 // Conn is a stream whose connection the Pool took over from net/http: no
 // goroutine and no buffers of its own while idle, only this and the hub's
-// queue. A writer serves it only while it holds scheduled, so its plain
-// fields have one user at a time.
+// queue. A writer (or the goroutine catching it up) serves it only while it
+// holds scheduled, so its plain fields have one user at a time.
 type Conn struct {
 	id      uint64
 	nc      net.Conn
 	fd      int
 	client  *hub.Client
 	after   eventid.ID
-	expires int64  // unix nanos the token expires, or 0
-	onEnd   func() // from Adoption.OnEnd
-	tagged  bool   // from Adoption.TagTopics
+	expires int64 // unix nanos the token expires, or 0
+	owner   Owner
+	tagged  bool // from Adoption.TagTopics
 
 	scheduled atomic.Bool  // queued for or held by a writer
 	dirty     atomic.Bool  // something happened since the writer last looked
@@ -30,5 +32,26 @@ type Conn struct {
 	waitSince atomic.Int64 // unix nanos a short write started waiting, or 0
 
 	pending []byte // the unwritten tail of a short write
-	done    bool
+	done    bool   // ended; guarded by the pool's mutex
 }
+
+// connSink writes history to a taken-over connection with blocking writes,
+// one chunk per event, for the goroutine that catches it up.
+type connSink struct {
+	c       *Conn
+	timeout time.Duration
+}
+
+func (s connSink) send(b []byte) error {
+	if s.timeout > 0 {
+		if err := s.c.nc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
+			return err
+		}
+	}
+	head := strconv.AppendInt(make([]byte, 0, chunkHead), int64(len(b)), 16)
+	bufs := net.Buffers{append(head, '\r', '\n'), b, []byte("\r\n")}
+	_, err := bufs.WriteTo(s.c.nc)
+	return err
+}
+
+func (connSink) flush() error { return nil }

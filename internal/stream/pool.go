@@ -18,7 +18,6 @@ import (
 
 	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
-	"ssehub/internal/sse"
 )
 
 // endOfBody is the last chunk of a chunked HTTP/1.1 body.
@@ -40,13 +39,10 @@ var errStopped = errors.New("stream pool stopped")
 // keeps a Conn and the socket, instead of a handler goroutine with its stack
 // and net/http's read and write buffers.
 type Pool struct {
-	hub          *hub.Hub
-	retry        time.Duration
-	writeTimeout time.Duration
-	capacity     int
-	writers      int
-	poller       *poller
-	queue        chan *Conn
+	opts   PoolOptions
+	poller *poller
+	queue  chan *Conn
+	ctx    context.Context // Run's, for catching up from the log
 
 	mu     sync.Mutex
 	conns  map[uint64]*Conn
@@ -63,24 +59,45 @@ type Pool struct {
 	stopped  bool // Run has returned: nothing more is taken over
 }
 
-// NewPool returns a pool for up to capacity streams of h, written by
-// writers goroutines (0: half the processors, at least one), or nil where
-// the platform has no epoll; a nil pool takes nothing over.
-func NewPool(h *hub.Hub, capacity, writers int, retry, writeTimeout time.Duration) *Pool {
+// PoolOptions configure a Pool.
+type PoolOptions struct {
+	Hub *hub.Hub
+	// Log is where a lagging stream catches up from.
+	Log History
+	// Capacity bounds the streams taken over.
+	Capacity int
+	// Writers is how many goroutines write; 0: half the processors, at
+	// least one.
+	Writers      int
+	Retry        time.Duration
+	WriteTimeout time.Duration
+}
+
+// Owner is told, once, that its stream has ended on the wire and why; it
+// releases what the stream held (the address slot) and takes its client out
+// of the hub before it returns: until then the hub may still wake the
+// stream, and the pool keeps the stream's capacity held.
+type Owner interface {
+	Ended(hub.Reason)
+}
+
+// NewPool returns a pool, or nil where the platform has no epoll; a nil
+// pool takes nothing over.
+func NewPool(opts PoolOptions) *Pool {
 	p, err := newPoller()
 	if err != nil {
 		logx.Infow("streams keep their goroutines", logx.Field("reason", err.Error()))
 		return nil
 	}
-	if writers <= 0 {
+	if opts.Writers <= 0 {
 		// Each write also runs the kernel's network path; on 2 cores one
 		// writer used 8 µs per event where two used 10 (docs/perf.md).
-		writers = max(runtime.GOMAXPROCS(0)/2, 1)
+		opts.Writers = max(runtime.GOMAXPROCS(0)/2, 1)
 	}
 	return &Pool{
-		hub: h, retry: retry, writeTimeout: writeTimeout, capacity: capacity, writers: writers, poller: p,
+		opts: opts, poller: p, ctx: context.Background(),
 		// Every Conn is in the queue at most once, so it never fills.
-		queue: make(chan *Conn, capacity),
+		queue: make(chan *Conn, opts.Capacity),
 		conns: make(map[uint64]*Conn),
 		idle:  closedChan(),
 	}
@@ -92,10 +109,12 @@ func closedChan() chan struct{} {
 	return ch
 }
 
-// Run serves the pool's streams until ctx ends, then closes what is left.
+// Run serves the pool's streams until ctx ends, then resets what is left:
+// streams still open then did not take their last frame while draining.
 func (p *Pool) Run(ctx context.Context) {
+	p.ctx = ctx
 	var writers sync.WaitGroup
-	for range p.writers {
+	for range p.opts.Writers {
 		writers.Add(1)
 		threading.GoSafe(func() {
 			defer writers.Done()
@@ -106,10 +125,14 @@ func (p *Pool) Run(ctx context.Context) {
 	writers.Wait()
 	p.mu.Lock()
 	p.stopped = true
+	left := make([]*Conn, 0, len(p.conns))
 	for _, c := range p.conns {
-		p.finishLocked(c)
+		left = append(left, c)
 	}
 	p.mu.Unlock()
+	for _, c := range left {
+		p.end(c, ending{reason: hub.ReasonShutdown, abort: true})
+	}
 	_ = p.poller.close()
 }
 
@@ -133,8 +156,8 @@ type Adoption struct {
 	After eventid.ID
 	// Expires, if set, ends the stream (reason auth) when its token expires.
 	Expires time.Time
-	// OnEnd, if set, runs once when the stream has ended and left the hub.
-	OnEnd func()
+	// Owner is told when the stream has ended.
+	Owner Owner
 	// TagTopics, as Stream.TagTopics: each event names its topic first.
 	TagTopics bool
 }
@@ -161,11 +184,8 @@ func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, a Ad
 		// client come back.
 		logx.WithContext(r.Context()).Errorw("stream not taken over", logx.Field("error", err.Error()))
 		_ = nc.Close()
-		p.hub.Unsubscribe(c, hub.ReasonClient)
+		a.Owner.Ended(hub.ReasonClient)
 		p.release()
-		if a.OnEnd != nil {
-			a.OnEnd()
-		}
 		return true
 	}
 	c.Notify(conn.notify(p))
@@ -198,7 +218,7 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*
 		return nil, errStopped
 	}
 	p.nextID++
-	conn := &Conn{id: p.nextID, nc: nc, fd: fd, client: c, after: a.After, onEnd: a.OnEnd, tagged: a.TagTopics}
+	conn := &Conn{id: p.nextID, nc: nc, fd: fd, client: c, after: a.After, owner: a.Owner, tagged: a.TagTopics}
 	if !a.Expires.IsZero() {
 		conn.expires = a.Expires.UnixNano()
 		p.expiring++
@@ -234,51 +254,58 @@ func (p *Pool) write(ctx context.Context) {
 	for {
 		select {
 		case c := <-p.queue:
-			buf = p.serve(c, buf)
-			c.scheduled.Store(false)
-			// Whatever arrived while c was being served is the next writer's.
-			if c.dirty.Load() {
-				p.schedule(c)
+			var handed bool
+			if buf, handed = p.serve(c, buf); handed {
+				continue
 			}
+			p.unschedule(c)
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// serve writes what is queued for c in one chunk, or ends the stream.
-func (p *Pool) serve(c *Conn, buf []byte) []byte {
+// unschedule lets c go; whatever arrived while it was served is the next
+// writer's.
+func (p *Pool) unschedule(c *Conn) {
+	c.scheduled.Store(false)
+	if c.dirty.Load() {
+		p.schedule(c)
+	}
+}
+
+// serve writes what is queued for c in one chunk, or ends the stream. It
+// reports whether it handed c to a goroutine that catches it up from the
+// log, which then holds c.
+func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
 	c.dirty.Store(false)
 	switch {
 	case c.done:
-		return buf
+		return buf, false
 	case c.gone.Load():
-		p.end(c, hub.ReasonClient)
-		return buf
+		p.end(c, ending{reason: hub.ReasonClient})
+		return buf, false
 	case c.stalled.Load():
-		p.end(c, hub.ReasonSlow)
-		return buf
+		p.end(c, stalled)
+		return buf, false
 	case c.expired.Load():
-		if len(c.pending) == 0 {
-			_, _ = writeFD(c.fd, []byte(endOfBody))
-		}
-		p.end(c, hub.ReasonAuth)
-		return buf
+		p.end(c, ending{reason: hub.ReasonAuth})
+		return buf, false
 	}
 	if len(c.pending) > 0 {
-		if p.hub.Draining() {
+		if p.opts.Hub.Draining() {
 			// No last frame for a client that is not reading.
-			p.end(c, hub.ReasonShutdown)
-			return buf
+			p.end(c, ending{reason: hub.ReasonShutdown, abort: true})
+			return buf, false
 		}
 		n, err := writeFD(c.fd, c.pending)
 		if err != nil {
-			p.end(c, hub.ReasonClient)
-			return buf
+			p.end(c, ending{reason: hub.ReasonClient})
+			return buf, false
 		}
 		if c.pending = c.pending[n:]; len(c.pending) > 0 {
 			_ = p.poller.watch(c.fd, c.id, pollOut)
-			return buf
+			return buf, false
 		}
 		c.pending = nil
 		c.waitSince.Store(0)
@@ -286,63 +313,44 @@ func (p *Pool) serve(c *Conn, buf []byte) []byte {
 		_ = p.poller.watch(c.fd, c.id, pollIn)
 	}
 
-	buf = buf[:chunkHead]
-	queue := c.client.Events()
-	closed := false
-drain:
-	for range maxBatch {
-		select {
-		case ev, ok := <-queue:
-			if !ok {
-				closed = true
-				break drain
-			}
-			ping := ev.ID.IsZero()
-			switch {
-			case !ping && !c.after.Less(ev.ID): // the client has it already
-			case !ping && c.tagged:
-				buf = sse.AppendTagged(buf, ev.Wire, ev.Topic)
-			default:
-				buf = append(buf, ev.Wire...)
-			}
-		default:
-			break drain
-		}
-	}
-	if closed {
-		// Whom the hub sends away all at once is told to come back spread out.
-		if r := c.client.Reason(); r == hub.ReasonShutdown || r == hub.ReasonResync {
-			buf = sse.AppendRetry(buf, jitteredRetry(p.retry))
-		}
-	}
-	out := frameChunk(buf)
-	if closed {
-		out = append(out, endOfBody...)
-	}
-	if len(out) > 0 {
+	buf, closed, full := batch(buf[:chunkHead], c.client.Events(), c.after, c.tagged)
+	if out := frameChunk(buf); len(out) > 0 {
 		n, err := writeFD(c.fd, out)
 		switch {
 		case err != nil:
-			p.end(c, hub.ReasonClient)
-			return buf
-		case n < len(out) && !closed:
+			p.end(c, ending{reason: hub.ReasonClient})
+			return buf, false
+		case n < len(out):
 			c.pending = append([]byte(nil), out[n:]...)
 			c.waitSince.Store(time.Now().UnixNano())
 			p.waiting.Add(1)
 			_ = p.poller.watch(c.fd, c.id, pollOut)
 		}
 	}
-	if closed {
+	switch {
+	case closed:
 		// The hub cut the client off and counted it already.
-		p.finish(c)
-		p.release()
-		if c.onEnd != nil {
-			c.onEnd()
-		}
-	} else if len(queue) > 0 {
+		p.end(c, ending{reason: c.client.Reason()})
+	case full:
 		c.dirty.Store(true)
+	case len(c.pending) == 0:
+		if from, ok := c.client.Lagging(); ok {
+			threading.GoSafe(func() { p.catchUp(c, from) })
+			return buf, true
+		}
 	}
-	return buf
+	return buf, false
+}
+
+// catchUp writes what a lagging stream missed from the log, holding c, and
+// then gives it back to the writers.
+func (p *Pool) catchUp(c *Conn, from eventid.ID) {
+	if err := catchUp(p.ctx, p.opts.Hub, p.opts.Log, c.client, from, c.after, c.tagged,
+		connSink{c, p.opts.WriteTimeout}); err != nil {
+		p.end(c, catchUpEnding(err))
+	}
+	c.dirty.Store(true)
+	p.unschedule(c)
 }
 
 // frameChunk turns buf[chunkHead:] into one HTTP/1.1 chunk in place and
@@ -360,21 +368,37 @@ func frameChunk(buf []byte) []byte {
 	return append(buf[start:], '\r', '\n')
 }
 
-// end closes a stream that ended on the pool's side and tells the hub.
-func (p *Pool) end(c *Conn, r hub.Reason) {
-	p.finish(c)
-	p.hub.Unsubscribe(c.client, r)
-	p.release()
-	if c.onEnd != nil {
-		c.onEnd()
+// end is the one way a taken-over stream ends: on the wire (its last frame
+// and the end of the chunked body, or a reset for a client that is not
+// reading), then the descriptor is closed, the capacity given back and the
+// owner told, once.
+func (p *Pool) end(c *Conn, e ending) {
+	if !p.claim(c) {
+		return
 	}
+	if len(c.pending) > 0 {
+		// Whatever follows would queue behind bytes the client is not reading.
+		e.abort = true
+	}
+	switch {
+	case e.abort:
+		abort(c.nc)
+	case e.reason != hub.ReasonClient:
+		last := farewell(make([]byte, chunkHead, chunkHead+64), e, p.opts.Retry)
+		_, _ = writeFD(c.fd, append(frameChunk(last), endOfBody...))
+		_ = c.nc.Close()
+	default:
+		_ = c.nc.Close()
+	}
+	c.owner.Ended(e.reason)
+	p.release()
 }
 
 // reserve takes capacity for a stream about to be taken over.
 func (p *Pool) reserve() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.stopped || p.held >= p.capacity {
+	if p.stopped || p.held >= p.opts.Capacity {
 		return false
 	}
 	p.held++
@@ -388,15 +412,13 @@ func (p *Pool) release() {
 	p.mu.Unlock()
 }
 
-func (p *Pool) finish(c *Conn) {
+// claim takes c out of the pool; only the first caller gets true, and it
+// closes the connection.
+func (p *Pool) claim(c *Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.finishLocked(c)
-}
-
-func (p *Pool) finishLocked(c *Conn) {
 	if c.done {
-		return
+		return false
 	}
 	c.done = true
 	if c.pending != nil {
@@ -407,10 +429,10 @@ func (p *Pool) finishLocked(c *Conn) {
 	}
 	delete(p.conns, c.id)
 	_ = p.poller.remove(c.fd)
-	_ = c.nc.Close()
 	if len(p.conns) == 0 {
 		close(p.idle)
 	}
+	return true
 }
 
 // poll turns epoll events into work for the writers, and marks writes that
@@ -444,8 +466,8 @@ func (p *Pool) poll(ctx context.Context) {
 // sweep marks streams whose write has waited since before stallLimit, or
 // whose token expired before now.
 func (p *Pool) sweep(now time.Time) {
-	stallLimit := now.Add(-p.writeTimeout).UnixNano()
-	checkStalls := p.writeTimeout > 0 && p.waiting.Load() > 0
+	stallLimit := now.Add(-p.opts.WriteTimeout).UnixNano()
+	checkStalls := p.opts.WriteTimeout > 0 && p.waiting.Load() > 0
 	var marked []*Conn
 	p.mu.Lock()
 	if !checkStalls && p.expiring == 0 {

@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +49,7 @@ type fixture struct {
 	expires atomic.Int64 // unix nanos a new stream's token expires, or 0
 	ended   chan struct{}
 	hub     *hub.Hub
+	log     *eventlog.Memory
 	pool    *Pool
 	gone    gone
 	adopted chan bool
@@ -56,52 +59,72 @@ type fixture struct {
 // start runs a hub, a pool and a real HTTP server whose handler does what
 // the /sse handler does: subscribe, preamble, then hand the stream over.
 func start(t testing.TB, clientBuffer int, tls bool) *fixture {
-	return startWith(t, clientBuffer, tls, 100)
+	return startWith(t, clientBuffer, tls, 100, wait)
 }
 
-func startWith(t testing.TB, clientBuffer int, tls bool, capacity int) *fixture {
+func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTimeout time.Duration) *fixture {
 	t.Helper()
-	f := &fixture{gone: make(gone, 16), adopted: make(chan bool, 16), ended: make(chan struct{}, 16)}
+	f := &fixture{gone: make(gone, 1024), adopted: make(chan bool, 1024), ended: make(chan struct{}, 1024)}
 	f.hub = hub.New(hub.Options{ClientBuffer: clientBuffer, Heartbeat: time.Hour, Observer: f.gone})
-	f.pool = NewPool(f.hub, capacity, 0, time.Second, wait)
+	f.log = eventlog.NewMemory(10_000, 0)
+	f.pool = NewPool(PoolOptions{Hub: f.hub, Log: f.log, Capacity: capacity, Retry: time.Second, WriteTimeout: writeTimeout})
 	require.NotNil(t, f.pool)
 	ctx, cancel := context.WithCancel(context.Background())
-	hubDone, poolDone := make(chan struct{}), make(chan struct{})
+	hubDone, poolDone, logDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() { f.hub.Run(ctx); close(hubDone) }()
 	go func() { f.pool.Run(ctx); close(poolDone) }()
+	go func() { _ = f.log.Run(ctx, f.hub.Deliver); close(logDone) }()
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _, err := f.hub.Subscribe([]string{"a"})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		st, err := Open(w, time.Second, wait)
+		o := &owner{f: f, c: c}
+		st, err := Open(w, r, time.Second, wait)
 		if err != nil {
-			f.hub.Unsubscribe(c, hub.ReasonClient)
+			o.Ended(hub.ReasonClient)
 			return
 		}
-		a := Adoption{OnEnd: func() { f.ended <- struct{}{} }}
+		a := Adoption{Owner: o}
 		if ns := f.expires.Load(); ns != 0 {
 			a.Expires = time.Unix(0, ns)
 		}
 		adopted := f.pool.Adopt(w, r, c, a)
 		f.adopted <- adopted
 		if !adopted {
-			f.hub.Unsubscribe(c, st.Pump(r.Context(), c, eventid.ID{}))
+			o.Ended(st.Pump(r.Context(), c, eventid.ID{}, CatchUp{Hub: f.hub, Log: f.log}))
 		}
 	})
 	if tls {
-		f.srv = httptest.NewTLSServer(handler)
+		f.srv = httptest.NewUnstartedServer(handler)
+		f.srv.Config.ConnContext = ConnContext(0)
+		f.srv.StartTLS()
 	} else {
-		f.srv = httptest.NewServer(handler)
+		f.srv = httptest.NewUnstartedServer(handler)
+		f.srv.Config.ConnContext = ConnContext(0)
+		f.srv.Start()
 	}
 	t.Cleanup(func() {
 		f.srv.Close()
 		cancel()
 		<-hubDone
 		<-poolDone
+		<-logDone
 	})
 	return f
+}
+
+// owner is what the session is to a stream in the service: it takes the
+// client out of the hub and reports the end.
+type owner struct {
+	f *fixture
+	c *hub.Client
+}
+
+func (o *owner) Ended(r hub.Reason) {
+	o.f.hub.Unsubscribe(o.c, r)
+	o.f.ended <- struct{}{}
 }
 
 // dial opens a raw stream and reads up to the end of the preamble chunk.
@@ -123,6 +146,16 @@ func (f *fixture) dial(t testing.TB) (net.Conn, *bufio.Reader) {
 	require.NoError(t, err)
 	require.Equal(t, "ok", frame.Comment)
 	return c, br
+}
+
+// queued is how many events wait in the queue of the one stream the pool holds.
+func (f *fixture) queued() int {
+	f.pool.mu.Lock()
+	defer f.pool.mu.Unlock()
+	for _, c := range f.pool.conns {
+		return len(c.client.Events())
+	}
+	return 0
 }
 
 func wireEvent(t testing.TB, seq uint64, data string) *eventlog.Event {
@@ -213,11 +246,13 @@ func TestPoolResyncSendsClientsBackSpreadOut(t *testing.T) {
 }
 
 // TestPoolCutsClientThatStopsReading: a client that reads nothing fills its
-// socket, then its queue, and is cut off as slow; nobody else waits for it.
+// socket and is cut off as slow once its write made no progress for the
+// write timeout, with a reset (it would never read a last frame); nobody
+// else waits for it.
 func TestPoolCutsClientThatStopsReading(t *testing.T) {
 	t.Parallel()
-	f := start(t, 4, false)
-	f.dial(t)
+	f := startWith(t, 4, false, 100, 300*time.Millisecond)
+	c, _ := f.dial(t)
 	big := strings.Repeat("x", 60<<10)
 	for seq := uint64(1); ; seq++ {
 		require.Less(t, seq, uint64(10_000), "never cut off")
@@ -225,10 +260,54 @@ func TestPoolCutsClientThatStopsReading(t *testing.T) {
 		select {
 		case r := <-f.gone:
 			require.Equal(t, hub.ReasonSlow, r)
+			_, err := io.Copy(io.Discard, c)
+			require.ErrorIs(t, err, syscall.ECONNRESET, "a stalled client's connection is reset")
 			return
-		default:
+		case <-time.After(time.Millisecond):
 		}
 	}
+}
+
+// TestPoolEndsStreamCutWithFullQueue: a stream the hub cuts while its queue
+// holds exactly a batch (here while its socket is full) ends on the wire as
+// soon as the client reads again: every queued event, the last retry, the
+// end of the body. The writer once drained the full batch, did not see the
+// queue close, and left the stream open and silent for good.
+func TestPoolEndsStreamCutWithFullQueue(t *testing.T) {
+	t.Parallel()
+	f := start(t, maxBatch, false)
+	c, br := f.dial(t)
+	big := strings.Repeat("x", 60<<10)
+	seq := uint64(0)
+	for f.pool.waiting.Load() == 0 {
+		seq++
+		require.Less(t, seq, uint64(10_000), "the socket never filled")
+		f.hub.Deliver(wireEvent(t, seq, big))
+		time.Sleep(time.Millisecond)
+	}
+	for n := f.queued(); n < maxBatch; n++ {
+		seq++
+		f.hub.Deliver(wireEvent(t, seq, "queued"))
+		require.Eventually(t, func() bool { return f.queued() == n+1 }, wait, time.Millisecond)
+	}
+	f.hub.CutAll(hub.ReasonResync)
+	require.Equal(t, hub.ReasonResync, f.gone.next(t))
+
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(wait)))
+	resp := sse.NewReader(httputil.NewChunkedReader(br))
+	var last sse.Frame
+	for {
+		frame, err := resp.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		if frame.ID != "" {
+			last = frame
+		}
+	}
+	require.Equal(t, eventid.ID{Ms: 1, Seq: seq}.String(), last.ID, "every queued event arrives before the end")
+	require.GreaterOrEqual(t, resp.Retry, 1000, "no retry before the end")
 }
 
 func TestPoolLeavesTLSStreamsToTheirGoroutine(t *testing.T) {
@@ -244,7 +323,7 @@ func TestPoolLeavesTLSStreamsToTheirGoroutine(t *testing.T) {
 
 func TestPoolAtCapacityLeavesStreamsToTheirGoroutine(t *testing.T) {
 	t.Parallel()
-	f := startWith(t, 8, false, 1)
+	f := startWith(t, 8, false, 1, wait)
 	f.dial(t)
 	resp, err := http.Get(f.srv.URL)
 	require.NoError(t, err)

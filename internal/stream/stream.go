@@ -1,5 +1,7 @@
-// Package stream writes one client's events to its HTTP response: the
-// preamble, history on resume, then live events in batches, one flush each.
+// Package stream is the writer: it writes one client's events to its
+// connection, the preamble, history on resume, then live events in batches,
+// through net/http (Stream) or on a taken-over descriptor (Pool). Both
+// follow the rules in rules.go.
 package stream
 
 import (
@@ -7,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -17,42 +20,46 @@ import (
 	"ssehub/internal/sse"
 )
 
-// maxBatch bounds how many queued events go out in one flush.
-const maxBatch = 64
-
-// errClosed says the hub closed the client's queue.
-var errClosed = errors.New("client queue closed")
-
-// Stream is one open event stream.
+// Stream is one open event stream written by its handler's goroutine.
 type Stream struct {
-	w            http.ResponseWriter
-	rc           *http.ResponseController
+	w  http.ResponseWriter
+	rc *http.ResponseController
+	// raw is the connection when it carries only this stream (HTTP/1), for
+	// an abortive close; nil on HTTP/2.
+	raw          net.Conn
 	writeTimeout time.Duration
 	retry        time.Duration
+	buf          []byte
 	// tagged: every event's data starts with a line naming its topic.
-	tagged  bool
-	scratch []byte
+	tagged bool
+	frame  []byte
+}
+
+// CatchUp is where a lagging client catches up from: the hub it rejoins and
+// the log it reads what it missed from.
+type CatchUp struct {
+	Hub *hub.Hub
+	Log History
 }
 
 // Open sends the headers, a retry line with jitter and a comment at once,
 // so clients see the stream is live before the first event.
-func Open(w http.ResponseWriter, retry, writeTimeout time.Duration) (*Stream, error) {
+func Open(w http.ResponseWriter, r *http.Request, retry, writeTimeout time.Duration) (*Stream, error) {
 	s := &Stream{w: w, rc: http.NewResponseController(w), writeTimeout: writeTimeout, retry: retry}
+	if r.ProtoMajor == 1 {
+		s.raw = connOf(r.Context())
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	pre := sse.AppendRetry(make([]byte, 0, 32), s.jitteredRetry())
+	pre := sse.AppendRetry(make([]byte, 0, 32), jitteredRetry(retry))
 	return s, s.write(sse.AppendComment(pre, "ok"))
 }
 
 // jitteredRetry spreads reconnects over [retry, 1.5*retry) so a restart does
 // not bring every client back in the same instant.
-func (s *Stream) jitteredRetry() int64 {
-	return jitteredRetry(s.retry)
-}
-
 func jitteredRetry(retry time.Duration) int64 {
 	ms := retry.Milliseconds()
 	return ms + rand.Int64N(ms/2+1)
@@ -62,17 +69,6 @@ func jitteredRetry(retry time.Duration) int64 {
 // line (sse.AppendTagged), for a client that splits one stream by topic.
 func (s *Stream) TagTopics() {
 	s.tagged = true
-}
-
-// writeEvent writes ev's frame, tagged with its topic if asked.
-func (s *Stream) writeEvent(ev *eventlog.Event) error {
-	frame := ev.Wire
-	if s.tagged && !ev.ID.IsZero() {
-		s.scratch = sse.AppendTagged(s.scratch[:0], ev.Wire, ev.Topic)
-		frame = s.scratch
-	}
-	_, err := s.w.Write(frame)
-	return err
 }
 
 // Reset tells the client that events may be missing before what follows.
@@ -91,113 +87,96 @@ func (s *Stream) Reset(reason, lastEventID string) error {
 	return s.write(frame)
 }
 
-// Replay writes history events, flushing once per batch.
+// Replay writes one page of history and flushes it.
 func (s *Stream) Replay(events []*eventlog.Event) error {
-	for len(events) > 0 {
-		n := min(len(events), maxBatch)
-		if err := s.deadline(); err != nil {
+	for _, ev := range events {
+		b := ev.Wire
+		if s.tagged {
+			s.frame = sse.AppendTagged(s.frame[:0], ev.Wire, ev.Topic)
+			b = s.frame
+		}
+		if err := s.send(b); err != nil {
 			return err
 		}
-		for _, ev := range events[:n] {
-			if err := s.writeEvent(ev); err != nil {
-				return err
-			}
-		}
-		if err := s.rc.Flush(); err != nil {
-			return err
-		}
-		events = events[n:]
 	}
-	return nil
+	return s.flush()
 }
 
-// Pump writes the client's queue until the client goes, the hub cuts it off,
-// or a write fails. Events at or before `after` are skipped: the client has
-// them already. It returns why the stream ended.
-func (s *Stream) Pump(ctx context.Context, c *hub.Client, after eventid.ID) hub.Reason {
+// Pump writes the client's queue until the stream ends, ends it on the wire
+// and returns why: the client went (ctx), the hub cut it off, a write failed
+// or stalled, or catching up from the log failed. Events at or before after
+// are skipped: the client has them already.
+func (s *Stream) Pump(ctx context.Context, c *hub.Client, after eventid.ID, cu CatchUp) hub.Reason {
 	queue := c.Events()
-	done := ctx.Done()
 	for {
+		if from, ok := c.Lagging(); ok && len(queue) == 0 {
+			if err := catchUp(ctx, cu.Hub, cu.Log, c, from, after, s.tagged, s); err != nil {
+				return s.end(catchUpEnding(err))
+			}
+			continue
+		}
 		select {
 		case ev, ok := <-queue:
 			if !ok {
-				return s.closed(c)
+				return s.end(ending{reason: c.Reason()})
 			}
-			err := s.batch(queue, ev, after)
-			switch {
-			case errors.Is(err, errClosed):
-				return s.closed(c)
-			case errors.Is(err, os.ErrDeadlineExceeded):
-				return hub.ReasonSlow
-			case err != nil:
-				return hub.ReasonClient
+			var closed bool
+			s.buf, closed, _ = batch(appendFrame(s.buf[:0], ev, after, s.tagged), queue, after, s.tagged)
+			if err := s.write(s.buf); err != nil {
+				return s.end(writeEnding(err))
 			}
-		case <-done:
+			if closed {
+				return s.end(ending{reason: c.Reason()})
+			}
+		case <-c.Lagged():
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return s.end(ending{reason: hub.ReasonAuth})
+			}
 			return hub.ReasonClient
 		}
 	}
 }
 
-// batch writes first and whatever else is queued, then flushes once.
-func (s *Stream) batch(queue <-chan *eventlog.Event, first *eventlog.Event, after eventid.ID) error {
-	if err := s.deadline(); err != nil {
-		return err
+// end ends the stream on the wire: its last frame (the body's end follows
+// when the handler returns) or, for a client that stopped reading, a reset
+// of its connection.
+func (s *Stream) end(e ending) hub.Reason {
+	if e.abort && s.raw != nil {
+		abort(s.raw)
+		return e.reason
 	}
-	if err := s.put(first, after); err != nil {
-		return err
+	if last := farewell(nil, e, s.retry); len(last) > 0 {
+		_ = s.write(last)
 	}
-	var closed error
-drain:
-	for n := 1; n < maxBatch; n++ {
-		select {
-		case ev, ok := <-queue:
-			if !ok {
-				closed = errClosed
-				break drain
-			}
-			if err := s.put(ev, after); err != nil {
-				return err
-			}
-		default:
-			break drain
-		}
-	}
-	if err := s.rc.Flush(); err != nil {
-		return err
-	}
-	return closed
+	return e.reason
 }
 
-// put writes ev unless the client already has it; pings (zero id) always go.
-func (s *Stream) put(ev *eventlog.Event, after eventid.ID) error {
-	if !ev.ID.IsZero() && !after.Less(ev.ID) {
-		return nil
+// writeEnding says how a stream whose write failed ends.
+func writeEnding(err error) ending {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return stalled
 	}
-	return s.writeEvent(ev)
-}
-
-// closed ends a stream the hub cut off; on shutdown or resync the client is
-// told to come back after a jittered delay, so they do not all return at once.
-func (s *Stream) closed(c *hub.Client) hub.Reason {
-	if r := c.Reason(); r == hub.ReasonShutdown || r == hub.ReasonResync {
-		_ = s.write(sse.AppendRetry(nil, s.jitteredRetry()))
-	}
-	return c.Reason()
+	return ending{reason: hub.ReasonClient}
 }
 
 func (s *Stream) write(b []byte) error {
-	if err := s.deadline(); err != nil {
+	if err := s.send(b); err != nil {
 		return err
 	}
-	if _, err := s.w.Write(b); err != nil {
-		return err
-	}
-	return s.rc.Flush()
+	return s.flush()
 }
 
-func (s *Stream) deadline() error {
-	if s.writeTimeout <= 0 {
-		return nil
+func (s *Stream) send(b []byte) error {
+	if s.writeTimeout > 0 {
+		if err := s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
+			return err
+		}
 	}
-	return s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+	_, err := s.w.Write(b)
+	return err
+}
+
+func (s *Stream) flush() error {
+	return s.rc.Flush()
 }

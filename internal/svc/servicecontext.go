@@ -17,6 +17,7 @@ import (
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
 	"ssehub/internal/metrics"
+	"ssehub/internal/session"
 	"ssehub/internal/stream"
 	"ssehub/internal/ticker"
 )
@@ -39,9 +40,8 @@ type ServiceContext struct {
 	MaxClients int
 	Log        eventlog.Log
 	Hub        *hub.Hub
-	// Streams serves taken-over streams; nil when Sse.Hijack is off or the
-	// platform has no epoll.
-	Streams *stream.Pool
+	// Streams runs every stream's session.
+	Streams *session.Streams
 	Security
 
 	redis  *redis.Client // nil in memory mode
@@ -49,7 +49,7 @@ type ServiceContext struct {
 	cancel context.CancelFunc
 }
 
-// NewServiceContext builds the log and the hub; Start runs them.
+// NewServiceContext builds the log, the hub and the writers; Start runs them.
 func NewServiceContext(c config.Config) *ServiceContext {
 	maxClients := c.Sse.MaxClients
 	if maxClients == 0 {
@@ -69,24 +69,28 @@ func NewServiceContext(c config.Config) *ServiceContext {
 		ctx:        ctx,
 		cancel:     cancel,
 	}
-	if c.Sse.Hijack {
-		s.Streams = stream.NewPool(h, min(maxClients, maxPooled), c.Sse.Writers, c.Sse.Retry, c.Sse.WriteTimeout)
-	}
-	if !c.Redis.Enabled() {
+	if c.Redis.Enabled() {
+		s.redis = newRedisClient(c.Redis)
+		s.Log = eventlog.NewRedis(s.redis, eventlog.RedisOptions{
+			Prefix: c.Redis.KeyPrefix,
+			Size:   c.Sse.Replay.Size,
+			MaxAge: c.Sse.Replay.MaxAge,
+			OnUp:   metrics.RedisUp,
+			// Cutting every client sends each back with its own Last-Event-ID,
+			// and resume then places it (Gone or Unknown: a reset) against what
+			// Redis still holds.
+			OnLost: func() { h.CutAll(hub.ReasonResync) },
+		})
+	} else {
 		s.Log = eventlog.NewMemory(c.Sse.Replay.Size, c.Sse.Replay.MaxAge)
-		return s
 	}
-	s.redis = newRedisClient(c.Redis)
-	s.Log = eventlog.NewRedis(s.redis, eventlog.RedisOptions{
-		Prefix: c.Redis.KeyPrefix,
-		Size:   c.Sse.Replay.Size,
-		MaxAge: c.Sse.Replay.MaxAge,
-		OnUp:   metrics.RedisUp,
-		// Cutting every client sends each back with its own Last-Event-ID,
-		// and resume then places it (Gone or Unknown: a reset) against what
-		// Redis still holds.
-		OnLost: func() { s.Hub.CutAll(hub.ReasonResync) },
-	})
+	s.Streams = &session.Streams{Hub: h, Log: s.Log, Retry: c.Sse.Retry, WriteTimeout: c.Sse.WriteTimeout}
+	if c.Sse.Hijack {
+		s.Streams.Pool = stream.NewPool(stream.PoolOptions{
+			Hub: h, Log: s.Log, Capacity: min(maxClients, maxPooled), Writers: c.Sse.Writers,
+			Retry: c.Sse.Retry, WriteTimeout: c.Sse.WriteTimeout,
+		})
+	}
 	return s
 }
 
@@ -106,8 +110,8 @@ func derivedMaxClients() int {
 // for idle connections, and a stream never is idle.
 func (s *ServiceContext) Start() {
 	threading.GoSafe(func() { s.Hub.Run(s.ctx) })
-	if s.Streams != nil {
-		threading.GoSafe(func() { s.Streams.Run(s.ctx) })
+	if s.Streams.Pool != nil {
+		threading.GoSafe(func() { s.Streams.Pool.Run(s.ctx) })
 	}
 	threading.GoSafe(func() {
 		if err := s.Log.Run(s.ctx, s.Hub.Deliver); err != nil {
@@ -136,7 +140,7 @@ func (s *ServiceContext) Drain() {
 	s.Hub.Drain()
 	ctx, cancel := context.WithTimeout(context.Background(), drainWait)
 	defer cancel()
-	s.Streams.Wait(ctx)
+	s.Streams.Pool.Wait(ctx)
 }
 
 // Stop ends the streams, the hub, the log and the ticker.

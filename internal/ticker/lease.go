@@ -3,7 +3,6 @@ package ticker
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,17 +25,25 @@ type Lease interface {
 
 // leaseScript renews the lease if this instance holds it, takes it if nobody
 // does, and then counts the tick; all in one step, so two instances never
-// both count a tick and seq never repeats.
+// both count a tick and seq never repeats. It answers {held, seq}; without
+// the lease, seq is the counter as it stands. The counter never goes below
+// ARGV[3], the highest seq the caller saw: a Redis restored from an older
+// snapshot, or flushed, has an older counter.
 var leaseScript = redis.NewScript(`
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 elseif holder then
-  return false
+  return {0, tonumber(redis.call('GET', KEYS[2]) or '0') or 0}
 else
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
-return redis.call('INCR', KEYS[2])
+local seq = redis.call('INCR', KEYS[2])
+if seq <= tonumber(ARGV[3]) then
+  seq = tonumber(ARGV[3]) + 1
+  redis.call('SET', KEYS[2], seq)
+end
+return {1, seq}
 `)
 
 // RedisLease is a lease key in Redis with the tick counter beside it.
@@ -45,6 +52,9 @@ type RedisLease struct {
 	keys     []string
 	instance string
 	ttl      time.Duration
+	// seen is the highest seq this instance counted or saw, so seq never
+	// goes back when Redis loses the counter. Next runs on one goroutine.
+	seen uint64
 }
 
 // NewRedisLease returns the lease of prefix for ticks every interval.
@@ -59,14 +69,18 @@ func NewRedisLease(rdb redis.UniversalClient, prefix string, every time.Duration
 
 // Next renews or takes the lease and counts a tick while held.
 func (l *RedisLease) Next(ctx context.Context) (uint64, bool, error) {
-	seq, err := leaseScript.Run(ctx, l.rdb, l.keys, l.instance, l.ttl.Milliseconds()).Uint64()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return 0, false, nil
-	case err != nil:
+	res, err := leaseScript.Run(ctx, l.rdb, l.keys, l.instance, l.ttl.Milliseconds(), l.seen).Int64Slice()
+	if err != nil {
 		return 0, false, fmt.Errorf("tick lease %s: %w", l.keys[0], err)
 	}
-	return seq, true, nil
+	if len(res) != 2 {
+		return 0, false, fmt.Errorf("tick lease %s: unexpected reply %v", l.keys[0], res)
+	}
+	l.seen = max(l.seen, uint64(res[1]))
+	if res[0] != 1 {
+		return 0, false, nil
+	}
+	return uint64(res[1]), true, nil
 }
 
 // RunShared ticks every interval while this instance holds lease; without

@@ -120,3 +120,31 @@ func TestRunSharedHandsOverWithoutDuplicates(t *testing.T) {
 	require.Equal(t, "a", owner[1])
 	require.Equal(t, "b", owner[s[len(s)-1]])
 }
+
+// Redis loses the counter (a restore from an older snapshot, FLUSHALL): the
+// holder goes on above its own last seq, and a standby that takes over goes
+// on above the last seq it saw.
+func TestRedisLeaseSeqNeverGoesBack(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := client(t, srv)
+	ctx := context.Background()
+	a := NewRedisLease(rdb, "t", time.Hour)
+	b := NewRedisLease(client(t, srv), "t", time.Hour)
+	next := func(l *RedisLease, wantHeld bool) uint64 {
+		t.Helper()
+		seq, held, err := l.Next(ctx)
+		require.NoError(t, err)
+		require.Equal(t, wantHeld, held)
+		return seq
+	}
+	for range 5 {
+		next(a, true)
+	}
+	require.NoError(t, rdb.Set(ctx, "t:tick:seq", 2, 0).Err()) // an older counter
+	require.Equal(t, uint64(6), next(a, true))
+
+	next(b, false) // b sees the counter at 6
+	require.NoError(t, rdb.FlushAll(ctx).Err())
+	require.Equal(t, uint64(7), next(b, true), "b took the flushed lease")
+}

@@ -1,0 +1,84 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"os"
+
+	"ssehub/internal/eventid"
+	"ssehub/internal/eventlog"
+	"ssehub/internal/hub"
+	"ssehub/internal/sse"
+	"ssehub/internal/topic"
+)
+
+// History is the log a lagging client catches up from.
+type History interface {
+	Replay(ctx context.Context, after, upto eventid.ID, match func(topic string) bool,
+		start func(eventlog.Position) error, page func([]*eventlog.Event) error) error
+}
+
+// errBehind says the log no longer holds all a lagging client missed.
+var errBehind = errors.New("client fell behind retained history")
+
+// sink is one client's connection as the history writer sees it: send
+// writes b, blocking up to the write timeout; flush ends a page.
+type sink interface {
+	send(b []byte) error
+	flush() error
+}
+
+// catchUp brings a client the hub took out of fan-out (its queue was full)
+// level again: it rejoins fan-out, then writes from the log what came while
+// it was out, (from, the hub's position at rejoining], skipping what is at
+// or before after. Events after that position are in the queue, so the seam
+// has no gap and no duplicate. A client cut off meanwhile is left to its
+// closed queue.
+func catchUp(ctx context.Context, h *hub.Hub, log History, c *hub.Client, from, after eventid.ID, tagged bool,
+	s sink) error {
+	upto, err := h.Rejoin(c)
+	if errors.Is(err, hub.ErrCut) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return log.Replay(ctx, from, upto, topic.Matcher(c.Topics()),
+		func(pos eventlog.Position) error {
+			if pos != eventlog.Known {
+				return errBehind
+			}
+			return nil
+		},
+		func(page []*eventlog.Event) error {
+			var frame []byte
+			for _, ev := range page {
+				if !after.Less(ev.ID) {
+					continue
+				}
+				b := ev.Wire
+				if tagged {
+					frame = sse.AppendTagged(frame[:0], ev.Wire, ev.Topic)
+					b = frame
+				}
+				if err := s.send(b); err != nil {
+					return err
+				}
+			}
+			return s.flush()
+		})
+}
+
+// catchUpEnding says how a stream whose catch-up failed ends: a stalled
+// write is a client that stopped reading; anything else (history gone, the
+// log unavailable) ends it cleanly, and it resumes with its last id.
+func catchUpEnding(err error) ending {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return stalled
+	case errors.Is(err, errBehind), errors.Is(err, eventlog.ErrBehind), errors.Is(err, eventlog.ErrUnavailable):
+		return ending{reason: hub.ReasonSlow}
+	default:
+		return ending{reason: hub.ReasonClient}
+	}
+}

@@ -1,0 +1,47 @@
+package stream
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+
+	"github.com/zeromicro/go-zero/core/logx"
+)
+
+type connKey struct{}
+
+// ConnContext is for http.Server.ConnContext: it bounds every connection's
+// kernel send buffer to sendBuffer bytes (0 keeps the kernel's autotuning),
+// so a client that stops reading pins at most that much of the machine's
+// TCP memory, and keeps the connection where its stream finds it for an
+// abortive close.
+func ConnContext(sendBuffer int) func(context.Context, net.Conn) context.Context {
+	return func(ctx context.Context, c net.Conn) context.Context {
+		raw := c
+		if tc, ok := c.(*tls.Conn); ok {
+			raw = tc.NetConn()
+		}
+		if tcp, ok := raw.(*net.TCPConn); ok && sendBuffer > 0 {
+			if err := tcp.SetWriteBuffer(sendBuffer); err != nil {
+				logx.Errorw("cannot bound the send buffer", logx.Field("error", err.Error()))
+			}
+		}
+		return context.WithValue(ctx, connKey{}, raw)
+	}
+}
+
+// connOf returns the connection ConnContext kept, or nil.
+func connOf(ctx context.Context) net.Conn {
+	c, _ := ctx.Value(connKey{}).(net.Conn)
+	return c
+}
+
+// abort closes c with a reset instead of a FIN: the kernel drops what is
+// still queued for a client that is not reading at once, instead of holding
+// it until the peer reads or the connection times out.
+func abort(c net.Conn) {
+	if tcp, ok := c.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = c.Close()
+}
