@@ -94,12 +94,17 @@ func TestPageShowsForbiddenTopic(t *testing.T) {
 	require.Contains(t, p.Refused, "Not retrying")
 	require.False(t, p.TokenNeeded, "a 403 is not a missing token: %s", p)
 	// Two requests after the token: the EventSource, then the probe that
-	// read the status. Nothing after that.
-	withTicket := 0
-	for _, r := range tab.Net.Streams() {
-		if ticketOf(t, r.URL) != "" {
-			withTicket++
+	// read the status (DevTools may report it a moment after the page shows
+	// its answer). Nothing after that.
+	withTicket := func(rs []Request) int {
+		n := 0
+		for _, r := range rs {
+			if ticketOf(t, r.URL) != "" {
+				n++
+			}
 		}
+		return n
 	}
-	require.Equal(t, 2, withTicket, "%+v", tab.Net.Streams())
+	rs := tab.Net.WaitStreams(t, "for the stream and its probe", func(rs []Request) bool { return withTicket(rs) >= 2 })
+	require.Equal(t, 2, withTicket(rs), "%+v", rs)
 }

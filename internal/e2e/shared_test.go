@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,9 +153,12 @@ func TestPageTabsWithDifferentTopics(t *testing.T) {
 	requireShown(t, []*Tab{y}, onY)
 	requireShown(t, []*Tab{xy}, both)
 	requireClients(t, srv.URL, 1)
-	streams := x.Net.Streams()
-	require.Contains(t, streams[len(streams)-1].URL, "topic=e2e-x&topic=e2e-y&withTopic=1&lastEventId="+onX[1].ID,
-		"the leader reopened on the union after the last id it had: %+v", streams)
+	reopened := x.Net.WaitStream(t, "on the union", func(r Request) bool {
+		return strings.Contains(r.URL, "topic=e2e-x&topic=e2e-y")
+	})
+	require.Contains(t, reopened.URL, "&withTopic=1&lastEventId="+onX[1].ID,
+		"the leader reopened on the union after the last id it had")
+	require.Len(t, x.Net.Streams(), 2, "one reopen for three joins: %+v", x.Net.Streams())
 }
 
 // TestPageFrozenLeaderHandsOver freezes the leading tab (Page Lifecycle, as
