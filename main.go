@@ -33,5 +33,5 @@ func main() {
 
 	srv, err := server.New(c)
 	logx.Must(err)
-	srv.Start(nil)
+	logx.Must(srv.Start(nil))
 }

@@ -52,7 +52,7 @@ func Redact(cookie string, next http.Handler) http.Handler {
 			c.Bearer = bearer(h)
 			r.Header.Set("Authorization", Redacted)
 		}
-		if strings.Contains(r.Header.Get("Cookie"), cookie+"=") {
+		if hasCookie(r.Header["Cookie"], cookie) {
 			c.Cookie = redactCookie(r, cookie)
 		}
 		if c.Ticket != "" || c.Cookie != "" {
@@ -68,26 +68,36 @@ func Redact(cookie string, next http.Handler) http.Handler {
 
 // redactTicket works on the raw query, not url.Values: it keeps the order
 // and the rest of the query as sent, and it still redacts a query that
-// url.ParseQuery refuses (bad escapes, too many parameters).
+// url.ParseQuery refuses (bad escapes, too many parameters, a ";" that some
+// servers take as a separator).
 func redactTicket(r *http.Request) string {
-	parts := strings.Split(r.URL.RawQuery, "&")
 	var tickets []string
-	for i, part := range parts {
+	var out strings.Builder
+	rest := r.URL.RawQuery
+	for rest != "" {
+		part := rest
+		sep := ""
+		if i := strings.IndexAny(rest, "&;"); i >= 0 {
+			part, sep, rest = rest[:i], rest[i:i+1], rest[i+1:]
+		} else {
+			rest = ""
+		}
 		key, value, _ := strings.Cut(part, "=")
-		if k, err := url.QueryUnescape(key); err != nil || k != TicketParam {
-			continue
+		if k, err := url.QueryUnescape(key); err == nil && k == TicketParam {
+			v, err := url.QueryUnescape(value)
+			if err != nil {
+				v = Redacted
+			}
+			tickets = append(tickets, v)
+			part = TicketParam + "=" + Redacted
 		}
-		v, err := url.QueryUnescape(value)
-		if err != nil {
-			v = Redacted
-		}
-		tickets = append(tickets, v)
-		parts[i] = TicketParam + "=" + Redacted
+		out.WriteString(part)
+		out.WriteString(sep)
 	}
 	if len(tickets) == 0 {
 		return ""
 	}
-	r.URL.RawQuery = strings.Join(parts, "&")
+	r.URL.RawQuery = out.String()
 	r.RequestURI = r.URL.RequestURI()
 	if len(tickets) != 1 || tickets[0] == "" {
 		// Several tickets, or an empty one, are never valid.
@@ -106,6 +116,19 @@ func bearer(h string) string {
 	return Redacted
 }
 
+// hasCookie reports whether any Cookie header may name the cookie: a client
+// may send several Cookie headers, and every one reaches the access log.
+func hasCookie(headers []string, name string) bool {
+	for _, h := range headers {
+		if strings.Contains(h, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactCookie folds every Cookie header into one with the auth cookie's
+// value replaced.
 func redactCookie(r *http.Request, name string) string {
 	cookies := r.Cookies()
 	value := ""

@@ -47,6 +47,10 @@ type SseConf struct {
 	// POST /tickets has a bucket of the same size of its own.
 	PublishRate  float64 `json:",default=100,range=[0:1000000]"`
 	PublishBurst int     `json:",default=200,range=[1:1000000]"`
+	// MetricTopics is how many topics, besides tick and DefaultTopics, get
+	// their own topic label in ssehub_events_published_total; later ones
+	// are counted as "(other)".
+	MetricTopics int `json:",default=100,range=[0:100000]"`
 	// WriteTimeout bounds one batched write to a client: a client that
 	// takes no bytes for this long stopped reading and is cut off.
 	WriteTimeout time.Duration `json:",default=10s"`

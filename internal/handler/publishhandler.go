@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/zeromicro/go-zero/rest/httpx"
 
@@ -24,8 +25,10 @@ const (
 	maxKeyLen        = 128
 )
 
-// reservedTypes are event types that only the server sends.
-var reservedTypes = map[string]bool{"reset": true, ticker.Type: true}
+// reservedTypes are event types that only the server sends, and the names
+// of EventSource's own events: a published "error" would fire a page's
+// onerror, an "open" its onopen.
+var reservedTypes = map[string]bool{"reset": true, ticker.Type: true, "error": true, "open": true}
 
 // publishRequest is the body of POST /publish. go-zero's httpx.Parse cannot
 // carry an arbitrary JSON value (it reports a type mismatch for any, and for
@@ -167,6 +170,11 @@ func (req *publishRequest) message() (eventlog.Message, error) {
 func payload(raw json.RawMessage) ([]byte, error) {
 	if len(raw) == 0 {
 		return nil, badRequest("missing_data", "data is required (any JSON value, null included)")
+	}
+	// encoding/json passes invalid UTF-8 through raw values (and replaces it
+	// in strings): refuse it rather than put it on the wire or change it.
+	if !utf8.Valid(raw) {
+		return nil, badRequest("bad_data", "data is not valid UTF-8")
 	}
 	if raw[0] == '"' {
 		var text string

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -22,6 +23,8 @@ func FuzzDecodePublish(f *testing.F) {
 		`{"topic":"news","data":"line one\nline two\r\n"}`,
 		`{"topic":"a/../b","data":1}`,
 		`{"topic":"news","event":"reset","data":null}`,
+		`{"topic":"news","event":"error","data":null}`,
+		"{\"topic\":\"news\",\"data\":{\"k\":\"\xff\"}}",
 		`{"topic":"tick","data":1}`,
 		`{"topic":"news","data":1}{}`,
 		`{"topic":"news","data":"\u0000"}`,
@@ -43,7 +46,8 @@ func FuzzDecodePublish(f *testing.F) {
 			return
 		}
 		require.NoError(t, topic.Valid(m.Topic))
-		require.NotContains(t, []string{"", "reset", "tick"}, m.Type)
+		require.NotContains(t, []string{"", "reset", "tick", "error", "open"}, m.Type)
+		require.True(t, utf8.Valid(m.Data), "data on the wire is valid UTF-8")
 		wire, err := sse.AppendEvent(nil, "1-1", m.Type, m.Data)
 		require.NoError(t, err, "an accepted event type must be writable")
 		events := sse.ParseAll(wire)

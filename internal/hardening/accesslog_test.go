@@ -104,3 +104,31 @@ func TestAccessLogHoldsNoCredentials(t *testing.T) {
 	// The signature alone would let no one in, but no part of it belongs in a log.
 	require.NotContains(t, out, tok[strings.LastIndexByte(tok, '.')+1:])
 }
+
+// TestAttackTicketAfterSemicolon: a ticket behind a ";" (which Go refuses as
+// a separator, with 400 bad_query) is redacted in the access log too.
+func TestAttackTicketAfterSemicolon(t *testing.T) {
+	inst := testkit.Start(t, authConfig(t, ""))
+	logs := captureLogs(t)
+	const tk = "semicolon-ticket-0123456789"
+	resp, body := do(t, http.MethodGet, inst.URL+"/sse?topic=news;ticket="+tk+";x=1", nil, "")
+	requireAPIError(t, resp, body, http.StatusBadRequest, "bad_query")
+	logs.waitFor(t, "/sse?topic=news;ticket=REDACTED;x=1", 1)
+	require.NotContains(t, logs.String(), tk)
+}
+
+// TestAttackSecondCookieHeader: the auth cookie in a second Cookie header is
+// redacted in go-zero's dump of a 5xx request like one in the first.
+func TestAttackSecondCookieHeader(t *testing.T) {
+	inst := testkit.Start(t, authConfig(t, "MaxClientsPerIP: 1"))
+	logs := captureLogs(t)
+	tok := token(t, []string{"news"}, nil)
+	testkit.Open(t, inst.URL+"/sse?topic=news", bearer(tok)).Next(t)
+	resp, body := do(t, http.MethodGet, inst.URL+"/sse?topic=news",
+		http.Header{"Cookie": {"a=1", "ssehub_token=" + tok}}, "")
+	requireAPIError(t, resp, body, http.StatusServiceUnavailable, "too_many_streams")
+	logs.waitFor(t, "ssehub_token=REDACTED", 1)
+	out := logs.String()
+	require.NotContains(t, out, tok)
+	require.NotContains(t, out, tok[strings.LastIndexByte(tok, '.')+1:])
+}

@@ -300,3 +300,28 @@ func TestAttackSlowPublishBody(t *testing.T) {
 		requireAPIError(t, resp, body, http.StatusRequestTimeout, "timeout")
 	})
 }
+
+// EventSource dispatches "error" and "open" to a page's onerror and onopen,
+// so a publisher must not be able to send them; "reset" and "tick" are the
+// server's own.
+func TestAttackReservedEventTypes(t *testing.T) {
+	t.Parallel()
+	underAttack(t, "", func(t *testing.T, base string) {
+		for _, ev := range []string{"error", "open", "reset", "tick"} {
+			postRaw(t, base, "application/json", `{"topic":"witness","event":"`+ev+`","data":1}`,
+				http.StatusBadRequest, "bad_event")
+		}
+	})
+}
+
+// Invalid UTF-8 inside an object (or string) payload is refused, not passed
+// to the wire as it came.
+func TestAttackInvalidUTF8Payload(t *testing.T) {
+	t.Parallel()
+	underAttack(t, "", func(t *testing.T, base string) {
+		for _, data := range []string{"{\"k\":\"\xff\xfe\"}", "[\"\xc3\"]", "\"a\xffb\""} {
+			postRaw(t, base, "application/json", `{"topic":"witness","event":"seq","data":`+data+`}`,
+				http.StatusBadRequest, "bad_data")
+		}
+	})
+}

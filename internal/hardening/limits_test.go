@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +111,29 @@ func TestStreamCapPerClientBehindTrustedProxy(t *testing.T) {
 	testkit.Open(t, inst.URL+"/sse?topic=a", forwardedFor("198.51.100.2"))
 	resp, body := do(t, http.MethodGet, inst.URL+"/sse?topic=a", forwardedFor("203.0.113.5, 198.51.100.1"), "")
 	requireAPIError(t, resp, body, http.StatusServiceUnavailable, "too_many_streams")
+}
+
+// TestAttackTopicLabelFlood: a token for a whole subtree publishes to many
+// new topics; only the first Sse.MetricTopics get their own series in
+// /metrics, the rest are counted under one value.
+func TestAttackTopicLabelFlood(t *testing.T) {
+	t.Parallel()
+	inst := testkit.Start(t, authConfig(t, "MetricTopics: 5"))
+	tok := token(t, nil, []string{"flood/*"})
+	const topics = 50
+	for i := range topics {
+		resp, body := publishAs(t, inst.URL, bearer(tok), "flood/"+strconv.Itoa(i))
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	}
+	resp, body := do(t, http.MethodGet, inst.URL+"/metrics", nil, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	series := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, `ssehub_events_published_total{topic="flood/`) {
+			series++
+		}
+	}
+	require.Equal(t, 5, series, "one series per labelled topic, no more")
+	// Other tests in this process count under it too: at least ours.
+	require.GreaterOrEqual(t, metric(t, inst.URL, `ssehub_events_published_total{topic="(other)"}`), float64(topics-5))
 }

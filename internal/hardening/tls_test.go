@@ -55,9 +55,13 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 // startTLS runs a server with a fresh certificate and returns a client
 // that trusts it; h2 chooses whether the client may speak HTTP/2.
 func startTLS(t *testing.T, h2 bool) (*testkit.Instance, *http.Client) {
+	return startTLSWith(t, h2, "")
+}
+
+func startTLSWith(t *testing.T, h2 bool, sse string) (*testkit.Instance, *http.Client) {
 	t.Helper()
 	certFile, keyFile, pool := selfSigned(t)
-	inst := testkit.Start(t, testkit.Config(t, "", "CertFile: "+certFile+"\nKeyFile: "+keyFile+"\n"))
+	inst := testkit.Start(t, testkit.Config(t, sse, "CertFile: "+certFile+"\nKeyFile: "+keyFile+"\n"))
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}
 	if !h2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
@@ -107,6 +111,20 @@ func TestStreamOverHTTP2(t *testing.T) {
 	for _, d := range []string{"1", "2", "3"} {
 		require.Equal(t, d, s.NextOf(t, "message").Data)
 	}
+}
+
+// TestQuietHTTP2StreamOutlivesWriteTimeout: HTTP/2 resets a stream whose
+// write deadline passes even when nothing is being written, so the writer
+// clears it after each flush; a quiet stream lives on to its heartbeat.
+func TestQuietHTTP2StreamOutlivesWriteTimeout(t *testing.T) {
+	t.Parallel()
+	inst, client := startTLSWith(t, true, "WriteTimeout: 300ms\nHeartbeatInterval: 1500ms")
+	s := testkit.DialWith(t, client, inst.URL+"/sse?topic=news", nil)
+	require.Equal(t, 2, s.Resp.ProtoMajor)
+	require.Equal(t, "ok", s.Next(t).Comment)
+	require.Equal(t, "ping", s.Next(t).Comment, "the stream lives past its write timeout to its heartbeat")
+	publishTLS(t, client, inst.URL, "1")
+	require.Equal(t, "1", s.NextOf(t, "message").Data)
 }
 
 func TestPlainHTTPToTLSPortFails(t *testing.T) {

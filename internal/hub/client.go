@@ -36,7 +36,7 @@ type Client struct {
 	attached   bool
 	lastQueued eventid.ID
 	reason     Reason
-	notify     atomic.Pointer[func()]
+	waker      atomic.Pointer[Waker]
 
 	// lagFrom is written by the hub before it sets lagging; lagged wakes a
 	// writer that blocks on Events.
@@ -45,16 +45,22 @@ type Client struct {
 	lagged  chan struct{}
 }
 
-// Notify makes the hub call f after it queues a frame for the client or
-// closes its queue, for writers that do not block on Events. f runs on the
-// hub's goroutine and must not block.
-func (c *Client) Notify(f func()) {
-	c.notify.Store(&f)
+// Waker is a writer that does not block on Events: the hub wakes it after
+// it queues a frame for the client, takes the client out of fan-out, or
+// closes its queue. Wake runs on the hub's goroutine for every frame, so it
+// must only record that there is work and return.
+type Waker interface {
+	Wake()
+}
+
+// WakeWith makes the hub wake w for the client.
+func (c *Client) WakeWith(w Waker) {
+	c.waker.Store(&w)
 }
 
 func (c *Client) signal() {
-	if f := c.notify.Load(); f != nil {
-		(*f)()
+	if w := c.waker.Load(); w != nil {
+		(*w).Wake()
 	}
 }
 

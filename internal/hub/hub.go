@@ -170,15 +170,20 @@ func (h *Hub) Draining() bool {
 // Run owns the subscriber set until ctx ends, then cuts every client off.
 func (h *Hub) Run(ctx context.Context) {
 	defer close(h.done)
-	sweep := time.NewTicker(min(time.Second, max(h.opts.Heartbeat/4, time.Millisecond)))
-	defer sweep.Stop()
+	// A zero heartbeat is off: no sweep at all.
+	var sweep <-chan time.Time
+	if h.opts.Heartbeat > 0 {
+		t := time.NewTicker(min(time.Second, max(h.opts.Heartbeat/4, time.Millisecond)))
+		defer t.Stop()
+		sweep = t.C
+	}
 	for {
 		select {
 		case ev := <-h.events:
 			h.fanout(ev)
 		case o := <-h.ops:
 			h.handle(o)
-		case now := <-sweep.C:
+		case now := <-sweep:
 			h.heartbeat(now.UnixNano())
 		case <-ctx.Done():
 			h.cutAll(ReasonShutdown)

@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,4 +80,65 @@ func TestResumeAcrossRestartGetsResetThenNewHistory(t *testing.T) {
 	}
 	live := testkit.Publish(t, second.URL, "news", "m", `"live"`)
 	require.Equal(t, live, s.NextEvent(t).ID)
+}
+
+// held opens a connection, has one request answered on it (so the server
+// has accepted it), then sends stuck and leaves the connection as it is.
+func held(t *testing.T, addr, stuck string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(4<<10))
+	_, err = io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(testkit.Wait)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	_ = resp.Body.Close()
+	_, err = io.WriteString(conn, stuck)
+	require.NoError(t, err)
+	return conn
+}
+
+// TestSigtermExitsZeroWithinWaitTimeWhateverClientsDo: connections that
+// never read, never finish a body or never finish their headers (every
+// request deadline far beyond the wait) used to hold go-zero's shutdown
+// until the force-kill; now they are closed and the process exits 0 within
+// Shutdown.WaitTime, after every open stream got its last retry and end.
+func TestSigtermExitsZeroWithinWaitTimeWhateverClientsDo(t *testing.T) {
+	t.Parallel()
+	const wait = 3 * time.Second
+	yaml := testkit.ProcessYAML("ssehub-stuck", 0, "Retry: 1s\nTickInterval: 50ms\nReadHeaderTimeout: 60s\nIdleTimeout: 60s",
+		"Timeout: 60000\n")
+	yaml = strings.Replace(yaml, "WaitTime: 5s", "WaitTime: "+wait.String(), 1)
+	p := testkit.StartProcess(t, yaml)
+
+	held(t, p.Addr, strings.Repeat("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 500))
+	held(t, p.Addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n")
+	held(t, p.Addr, "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	held(t, p.Addr, "GET /sse HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+	opened := make([]*testkit.Stream, 10)
+	for i := range opened {
+		opened[i] = testkit.Open(t, p.URL+"/sse", nil)
+		opened[i].NextOf(t, "tick")
+	}
+
+	start := time.Now()
+	p.Signal(t, syscall.SIGTERM)
+	var wg sync.WaitGroup
+	for _, s := range opened {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.End(t)
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 0, p.Wait(t, wait+2*time.Second), p.Logs())
+	require.Less(t, time.Since(start), wait, "exit within Shutdown.WaitTime")
+	for _, s := range opened {
+		require.Equal(t, 2, s.Retries(), "a stream ends with a retry line after the preamble's")
+	}
 }

@@ -7,18 +7,18 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
+	"github.com/zeromicro/go-zero/core/proc"
 	"github.com/zeromicro/go-zero/rest"
 
 	"ssehub/internal/apierr"
-	"ssehub/internal/auth"
 	"ssehub/internal/config"
+	"ssehub/internal/eventlog"
 	"ssehub/internal/handler"
 	"ssehub/internal/metrics"
-	"ssehub/internal/stream"
 	"ssehub/internal/svc"
+	"ssehub/internal/ticker"
 	"ssehub/static"
 )
 
@@ -34,12 +34,17 @@ type Server struct {
 	rest *rest.Server
 	Svc  *svc.ServiceContext
 
-	mu      sync.Mutex
-	httpSrv *http.Server
+	stopOnce sync.Once
+	stopping chan struct{} // closed by Stop
+	done     chan struct{} // closed when Start returns
 }
 
 // New builds a server from c.
 func New(c config.Config) (*Server, error) {
+	// conf.Load validates files; a config built in code is checked here.
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	if err := c.SetUp(); err != nil {
 		return nil, err
 	}
@@ -68,7 +73,7 @@ func New(c config.Config) (*Server, error) {
 		return nil, err
 	}
 	handler.RegisterHandlers(rs, svcCtx)
-	return &Server{rest: rs, Svc: svcCtx}, nil
+	return &Server{rest: rs, Svc: svcCtx, stopping: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // adapt turns off the parts of go-zero's default chain that are built for
@@ -88,58 +93,90 @@ func adapt(c *config.Config, maxClients int) {
 	c.MaxConns = max(c.MaxConns, maxClients+connsReserve)
 }
 
-// Start serves until the process is told to stop (or Stop is called); then
-// every stream is ended before go-zero shuts the listener down. onListen, if
-// set, is told the bound address, which matters with Port 0.
-func (s *Server) Start(onListen func(net.Addr)) {
-	s.Svc.Start()
-	conf := s.Svc.Config.Sse
-	s.rest.StartWithOpts(func(hs *http.Server) {
-		// rest.WithTimeout(0) on /sse switches off the server-wide read and
-		// write timeouts, so slow-header clients are bounded here instead.
-		hs.ReadHeaderTimeout = conf.ReadHeaderTimeout
-		hs.IdleTimeout = conf.IdleTimeout
-		// Room for a full topic list (Sse.MaxTopics) and a long Last-Event-ID,
-		// so those get ssehub's JSON answers; beyond it the server answers 431.
-		hs.MaxHeaderBytes = maxHeaderBytes
-		hs.ErrorLog = nil
-		hs.ConnContext = stream.ConnContext(conf.SendBuffer)
-		// Outside go-zero's router, so its access log sees requests with
-		// their credentials already taken out.
-		hs.Handler = auth.Redact(s.Svc.Config.Auth.Cookie, hs.Handler)
-		// 4/5 of the route timeout, as go-zero sizes ReadTimeout.
-		hs.Handler = bodyDeadline(4*time.Duration(s.Svc.Config.Timeout)*time.Millisecond/5,
-			conf.MaxEventBytes, hs.Handler)
-		hs.BaseContext = func(l net.Listener) context.Context {
-			logx.Infow("ssehub listening", logx.Field("addr", l.Addr().String()))
-			if onListen != nil {
-				onListen(l.Addr())
-			}
-			return context.Background()
+// drainShare is the part of Shutdown.WaitTime that streams and requests
+// get to end by themselves, in tenths; the last tenth is left for closing
+// what remains and exiting before go-zero's force-quit at WaitTime.
+const drainShare = 9
+
+// Start starts every component in order and serves until the process is
+// told to stop (SIGTERM, SIGINT) or Stop is called; then it drains and stops
+// them in reverse within Shutdown.WaitTime and returns. onListen, if set, is
+// told the bound address, which matters with Port 0.
+func (s *Server) Start(onListen func(net.Addr)) error {
+	defer close(s.done)
+	web := newHTTPServer(s, onListen)
+	lc := lifecycle{parts: append(s.components(), web.component())}
+	err := lc.start()
+	if err == nil {
+		select {
+		case <-proc.Done():
+		case <-s.stopping:
+		case err = <-web.served:
 		}
-		s.mu.Lock()
-		s.httpSrv = hs
-		s.mu.Unlock()
-	})
-	// Taken-over streams are not net/http's: let them get their last frame
-	// before the process may exit.
-	s.Svc.Drain()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.Svc.Config.ShutdownWait()*drainShare/10)
+	defer cancel()
+	logx.Infow("ssehub stopping")
+	lc.stop(ctx)
+	return err
 }
 
-// Stop ends every stream and closes the listener; for tests, which cannot
-// send the process a signal per server.
-func (s *Server) Stop() {
-	s.Svc.Stop()
-	s.mu.Lock()
-	hs := s.httpSrv
-	s.mu.Unlock()
-	if hs == nil {
+// components are the parts under the HTTP server, in start order. Stopping
+// runs backwards: the ticker stops, the hub ends every stream with a final
+// retry and refuses new ones, the pool waits until its taken-over streams
+// have their last frame; then the goroutines end and Redis closes.
+func (s *Server) components() []component {
+	sc := s.Svc
+	parts := []component{
+		{name: "redis", stop: func(context.Context) { s.closeRedis() }},
+		background("event log", func(ctx context.Context) {
+			if err := sc.Log.Run(ctx, sc.Hub.Deliver); err != nil {
+				logx.Errorw("event log stopped", logx.Field("error", err.Error()))
+			}
+		}),
+	}
+	if sc.Streams.Pool != nil {
+		pool := background("stream pool", sc.Streams.Pool.Run)
+		pool.drain = sc.Streams.Pool.Wait
+		parts = append(parts, pool)
+	}
+	hub := background("hub", sc.Hub.Run)
+	hub.drain = func(context.Context) { sc.Hub.Drain() }
+	parts = append(parts, hub)
+	if sc.Config.Sse.TickInterval > 0 {
+		parts = append(parts, background("ticker", s.tick))
+	}
+	return parts
+}
+
+// tick publishes ticks: alone in memory mode, under a Redis lease shared
+// with the other instances in Redis mode.
+func (s *Server) tick(ctx context.Context) {
+	sc := s.Svc
+	every := sc.Config.Sse.TickInterval
+	publish := func(ctx context.Context, m eventlog.Message) error {
+		_, _, err := sc.Publish(ctx, m)
+		return err
+	}
+	if sc.Redis == nil {
+		ticker.Run(ctx, every, publish)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(ctx); err != nil {
-		logx.Errorw("shutdown", logx.Field("error", err.Error()))
-		_ = hs.Close()
+	ticker.RunShared(ctx, every, ticker.NewRedisLease(sc.Redis, sc.Config.Redis.KeyPrefix, every), publish)
+}
+
+func (s *Server) closeRedis() {
+	if s.Svc.Redis == nil {
+		return
 	}
+	if err := s.Svc.Redis.Close(); err != nil {
+		logx.Errorw("closing redis", logx.Field("error", err.Error()))
+	}
+}
+
+// Stop makes Start stop and return, and waits for it; for tests, which
+// cannot send the process a signal per server. Call it only after Start.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	<-s.done
 }

@@ -96,7 +96,8 @@ func (s *Streams) Serve(w http.ResponseWriter, r *http.Request, req Request) err
 		sess.Ended(hub.ReasonClient)
 		return nil
 	}
-	if s.Pool.Adopt(w, r, client, stream.Adoption{After: after, Expires: req.Expires, Owner: sess, TagTopics: req.WithTopic}) {
+	adoption := stream.Adoption{After: after, Expires: req.Expires, Owner: sess, TagTopics: req.WithTopic}
+	if s.Pool.Adopt(w, r, client, adoption) {
 		return nil
 	}
 	sess.Ended(st.Pump(ctx, client, after, stream.CatchUp{Hub: s.Hub, Log: s.Log}))

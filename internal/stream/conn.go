@@ -16,6 +16,7 @@ import (
 // holds scheduled, so its plain fields have one user at a time.
 type Conn struct {
 	id      uint64
+	pool    *Pool
 	nc      net.Conn
 	fd      int
 	client  *hub.Client
@@ -35,6 +36,8 @@ type Conn struct {
 	done    bool   // ended; guarded by the pool's mutex
 }
 
+var _ hub.Waker = (*Conn)(nil)
+
 // connSink writes history to a taken-over connection with blocking writes,
 // one chunk per event, for the goroutine that catches it up.
 type connSink struct {
@@ -43,10 +46,8 @@ type connSink struct {
 }
 
 func (s connSink) send(b []byte) error {
-	if s.timeout > 0 {
-		if err := s.c.nc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
-			return err
-		}
+	if err := s.c.nc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
+		return err
 	}
 	head := strconv.AppendInt(make([]byte, 0, chunkHead), int64(len(b)), 16)
 	bufs := net.Buffers{append(head, '\r', '\n'), b, []byte("\r\n")}

@@ -41,16 +41,14 @@ var errStopped = errors.New("stream pool stopped")
 type Pool struct {
 	opts   PoolOptions
 	poller *poller
-	queue  chan *Conn
+	ready  *ready
 	ctx    context.Context // Run's, for catching up from the log
 
 	mu     sync.Mutex
 	conns  map[uint64]*Conn
 	nextID uint64
 	idle   chan struct{} // closed when the last stream ends
-	// held counts streams the hub may still notify: registered ones and
-	// ended ones not yet unsubscribed. Keeping it within capacity keeps the
-	// queue from filling, so the hub never blocks on it.
+	// held counts the streams taken over, against Capacity.
 	held int
 	// waiting counts streams with a short write outstanding and expiring
 	// those whose token expires, so the sweep costs nothing without them.
@@ -74,9 +72,7 @@ type PoolOptions struct {
 }
 
 // Owner is told, once, that its stream has ended on the wire and why; it
-// releases what the stream held (the address slot) and takes its client out
-// of the hub before it returns: until then the hub may still wake the
-// stream, and the pool keeps the stream's capacity held.
+// takes the client out of the hub and releases what the stream held.
 type Owner interface {
 	Ended(hub.Reason)
 }
@@ -95,9 +91,7 @@ func NewPool(opts PoolOptions) *Pool {
 		opts.Writers = max(runtime.GOMAXPROCS(0)/2, 1)
 	}
 	return &Pool{
-		opts: opts, poller: p, ctx: context.Background(),
-		// Every Conn is in the queue at most once, so it never fills.
-		queue: make(chan *Conn, opts.Capacity),
+		opts: opts, poller: p, ctx: context.Background(), ready: newReady(),
 		conns: make(map[uint64]*Conn),
 		idle:  closedChan(),
 	}
@@ -188,7 +182,7 @@ func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, a Ad
 		p.release()
 		return true
 	}
-	c.Notify(conn.notify(p))
+	c.WakeWith(conn)
 	p.schedule(conn)
 	return true
 }
@@ -218,7 +212,8 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*
 		return nil, errStopped
 	}
 	p.nextID++
-	conn := &Conn{id: p.nextID, nc: nc, fd: fd, client: c, after: a.After, owner: a.Owner, tagged: a.TagTopics}
+	conn := &Conn{id: p.nextID, pool: p, nc: nc, fd: fd, client: c, after: a.After, owner: a.Owner,
+		tagged: a.TagTopics}
 	if !a.Expires.IsZero() {
 		conn.expires = a.Expires.UnixNano()
 		p.expiring++
@@ -233,8 +228,9 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*
 	return conn, nil
 }
 
-func (c *Conn) notify(p *Pool) func() {
-	return func() { p.kick(c) }
+// Wake is how the hub tells the stream's writers there is work.
+func (c *Conn) Wake() {
+	c.pool.kick(c)
 }
 
 // kick tells a writer that c has something to do.
@@ -245,22 +241,24 @@ func (p *Pool) kick(c *Conn) {
 
 func (p *Pool) schedule(c *Conn) {
 	if c.scheduled.CompareAndSwap(false, true) {
-		p.queue <- c
+		p.ready.push(c)
 	}
 }
 
 func (p *Pool) write(ctx context.Context) {
 	buf := make([]byte, 0, 16<<10)
+	var work []*Conn
 	for {
-		select {
-		case c := <-p.queue:
-			var handed bool
-			if buf, handed = p.serve(c, buf); handed {
-				continue
-			}
-			p.unschedule(c)
-		case <-ctx.Done():
+		var ok bool
+		if work, ok = p.ready.take(ctx, work); !ok {
 			return
+		}
+		for i, c := range work {
+			work[i] = nil
+			var handed bool
+			if buf, handed = p.serve(c, buf); !handed {
+				p.unschedule(c)
+			}
 		}
 	}
 }

@@ -18,9 +18,10 @@ const maxBatch = 64
 
 // batch appends to buf the frames queued for one client, up to maxBatch,
 // skipping events at or before after (the client has them; pings, with a
-// zero id, always go), each naming its topic first if tagged. closed says the hub closed the queue: the stream must
-// end. full says batch stopped at maxBatch, so more may be queued, a closed
-// queue included: the writer must look again rather than wait for a signal.
+// zero id, always go), each naming its topic first if tagged. closed says
+// the hub closed the queue: the stream must end. full says batch stopped at
+// maxBatch, so more may be queued, a closed queue included: the writer must
+// look again rather than wait for a signal.
 func batch(buf []byte, queue <-chan *eventlog.Event, after eventid.ID, tagged bool) (out []byte, closed, full bool) {
 	for range maxBatch {
 		select {

@@ -168,15 +168,19 @@ func (s *Stream) write(b []byte) error {
 }
 
 func (s *Stream) send(b []byte) error {
-	if s.writeTimeout > 0 {
-		if err := s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
-			return err
-		}
+	if err := s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
+		return err
 	}
 	_, err := s.w.Write(b)
 	return err
 }
 
+// flush sends what was written and clears the write deadline: HTTP/2 resets
+// a stream whose deadline passes even while nothing is being written, which
+// would end a quiet stream before its next heartbeat.
 func (s *Stream) flush() error {
-	return s.rc.Flush()
+	if err := s.rc.Flush(); err != nil {
+		return err
+	}
+	return s.rc.SetWriteDeadline(time.Time{})
 }

@@ -5,12 +5,9 @@ package svc
 import (
 	"context"
 	"syscall"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/logx"
-	"github.com/zeromicro/go-zero/core/proc"
-	"github.com/zeromicro/go-zero/core/threading"
 
 	"ssehub/internal/config"
 	"ssehub/internal/eventid"
@@ -30,11 +27,8 @@ const descriptorReserve = 100
 // up front; streams beyond it keep their goroutines.
 const maxPooled = 1 << 20
 
-// drainWait bounds how long stopping waits for taken-over streams to get
-// their last frame.
-const drainWait = 5 * time.Second
-
-// ServiceContext is shared by the handlers.
+// ServiceContext is shared by the handlers: it builds the parts and holds
+// them; internal/server runs and stops them.
 type ServiceContext struct {
 	Config     config.Config
 	MaxClients int
@@ -42,20 +36,21 @@ type ServiceContext struct {
 	Hub        *hub.Hub
 	// Streams runs every stream's session.
 	Streams *session.Streams
+	// Topics bounds the topic label of the published-events metric.
+	Topics *metrics.TopicLabels
 	Security
 
-	redis  *redis.Client // nil in memory mode
-	ctx    context.Context
-	cancel context.CancelFunc
+	// Redis is the process's one Redis pool, shared by the log and the
+	// ticker's lease; nil in memory mode.
+	Redis *redis.Client
 }
 
-// NewServiceContext builds the log, the hub and the writers; Start runs them.
+// NewServiceContext builds the log, the hub and the writers.
 func NewServiceContext(c config.Config) *ServiceContext {
 	maxClients := c.Sse.MaxClients
 	if maxClients == 0 {
 		maxClients = derivedMaxClients()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	h := hub.New(hub.Options{
 		MaxClients:   maxClients,
 		ClientBuffer: c.Sse.ClientBuffer,
@@ -66,12 +61,11 @@ func NewServiceContext(c config.Config) *ServiceContext {
 		Config:     c,
 		MaxClients: maxClients,
 		Hub:        h,
-		ctx:        ctx,
-		cancel:     cancel,
+		Topics:     metrics.NewTopicLabels(c.Sse.MetricTopics, append([]string{ticker.Topic}, c.Sse.DefaultTopics...)...),
 	}
 	if c.Redis.Enabled() {
-		s.redis = newRedisClient(c.Redis)
-		s.Log = eventlog.NewRedis(s.redis, eventlog.RedisOptions{
+		s.Redis = newRedisClient(c.Redis)
+		s.Log = eventlog.NewRedis(s.Redis, eventlog.RedisOptions{
 			Prefix: c.Redis.KeyPrefix,
 			Size:   c.Sse.Replay.Size,
 			MaxAge: c.Sse.Replay.MaxAge,
@@ -105,60 +99,11 @@ func derivedMaxClients() int {
 	return max(int(lim.Cur)-descriptorReserve, 1)
 }
 
-// Start runs the hub, the log's delivery and the ticker, and drains every
-// stream when the process is told to stop: go-zero's graceful shutdown waits
-// for idle connections, and a stream never is idle.
-func (s *ServiceContext) Start() {
-	threading.GoSafe(func() { s.Hub.Run(s.ctx) })
-	if s.Streams.Pool != nil {
-		threading.GoSafe(func() { s.Streams.Pool.Run(s.ctx) })
-	}
-	threading.GoSafe(func() {
-		if err := s.Log.Run(s.ctx, s.Hub.Deliver); err != nil {
-			logx.Errorw("event log stopped", logx.Field("error", err.Error()))
-		}
-	})
-	if every := s.Config.Sse.TickInterval; every > 0 {
-		publish := func(ctx context.Context, m eventlog.Message) error {
-			_, _, err := s.Publish(ctx, m)
-			return err
-		}
-		threading.GoSafe(func() {
-			if s.redis == nil {
-				ticker.Run(s.ctx, every, publish)
-				return
-			}
-			ticker.RunShared(s.ctx, every, ticker.NewRedisLease(s.redis, s.Config.Redis.KeyPrefix, every), publish)
-		})
-	}
-	proc.AddWrapUpListener(s.Drain)
-}
-
-// Drain ends every stream and waits, up to drainWait, until the taken-over
-// ones have their last frame: net/http's shutdown does not see them.
-func (s *ServiceContext) Drain() {
-	s.Hub.Drain()
-	ctx, cancel := context.WithTimeout(context.Background(), drainWait)
-	defer cancel()
-	s.Streams.Pool.Wait(ctx)
-}
-
-// Stop ends the streams, the hub, the log and the ticker.
-func (s *ServiceContext) Stop() {
-	s.Drain()
-	s.cancel()
-	if s.redis != nil {
-		if err := s.redis.Close(); err != nil {
-			logx.Errorw("closing redis", logx.Field("error", err.Error()))
-		}
-	}
-}
-
 // Publish appends m to the log and counts it.
 func (s *ServiceContext) Publish(ctx context.Context, m eventlog.Message) (eventid.ID, bool, error) {
 	id, dup, err := s.Log.Append(ctx, m)
 	if err == nil && !dup {
-		metrics.Published(m.Topic)
+		metrics.Published(s.Topics.Of(m.Topic))
 	}
 	return id, dup, err
 }
