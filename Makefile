@@ -1,7 +1,7 @@
 GO ?= go
 CONFIG ?= etc/ssehub-dev.yaml
 
-.PHONY: build run test vet bench fuzz clean image
+.PHONY: build run test test-js vet bench fuzz clean image
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ssehub .
@@ -29,8 +29,12 @@ vet:
 	$(GO) vet ./...
 
 # Everything, under the race detector; CI runs exactly this.
-test: vet
+test: vet test-js
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# The browser client's pure logic (static/ssehub.js) in Node's own test runner.
+test-js:
+	node --test static/
 
 clean:
 	rm -rf bin artifacts

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-//go:embed index.html app.js style.css
+//go:embed index.html app.js ssehub.js style.css
 var files embed.FS
 
 const page = "index.html"

@@ -8,19 +8,46 @@ import (
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"ssehub/internal/testkit"
 )
 
 // minContrast is WCAG AA's ratio for normal text.
 const minContrast = 4.5
 
-// TestPageControlsHaveAccessibleNames reads Chromium's accessibility tree:
-// every control a screen reader reaches has a name, and the landmarks exist.
+// TestPageControlsHaveAccessibleNames: every control of the page a screen
+// reader reaches has a name, and the landmarks exist.
 func TestPageControlsHaveAccessibleNames(t *testing.T) {
 	srv := startServer(t)
 	tab := NewTab(t)
 	tab.Open(srv.URL + "/static/index.html?topic=e2e-a11y")
 	tab.Wait(`p.state === "open"`)
+	requireAccessibleNames(t, tab)
+}
 
+// TestPageTokenFieldIsAccessible: with Auth on, the refusal notice and the
+// token field the page shows after a 401 are named and readable too.
+func TestPageTokenFieldIsAccessible(t *testing.T) {
+	srv := testkit.Start(t, testkit.Config(t, "TickInterval: 0s", authYAML))
+	tab := NewTab(t)
+	tab.Open(srv.URL + "/static/index.html?topic=e2e-a11y")
+	tab.Wait(`p.tokenNeeded && p.refusedStatus === 401`)
+	requireAccessibleNames(t, tab)
+	require.True(t, Eval[bool](tab, `document.getElementById("token").labels[0].textContent === "Token (JWT)"`))
+	texts := Eval[[]struct {
+		Text  string  `json:"text"`
+		Ratio float64 `json:"ratio"`
+	}](tab, contrastJS)
+	for _, tx := range texts {
+		require.GreaterOrEqual(t, tx.Ratio, minContrast, "%q has contrast %.2f", tx.Text, tx.Ratio)
+	}
+	tab.SaveArtifact("page-token.png", tab.Screenshot("the token field"))
+}
+
+// requireAccessibleNames reads Chromium's accessibility tree: every control a
+// screen reader reaches has a name, and the landmarks exist.
+func requireAccessibleNames(t *testing.T, tab *Tab) {
+	t.Helper()
 	ctx, cancel := tab.bounded(Bound)
 	defer cancel()
 	tree, err := chromedp.Call(ctx, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -92,11 +93,17 @@ func (l *NetLog) Streams() []Request {
 	var out []Request
 	for _, id := range l.order {
 		r := l.byID[id]
-		if strings.Contains(r.URL, "/sse") {
+		if isStream(r.URL) {
 			out = append(out, Request{ID: r.ID, URL: r.URL, Headers: maps.Clone(r.Headers)})
 		}
 	}
 	return out
+}
+
+// isStream says whether raw is an /sse URL (not, say, /static/ssehub.js).
+func isStream(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Path == "/sse"
 }
 
 // WaitStream waits up to Bound for an /sse request that match accepts.

@@ -7,13 +7,19 @@ import (
 
 // Page is what the page shows, read from the DOM by snapshotJS.
 type Page struct {
-	State       string  `json:"state"`
-	Subscribed  string  `json:"subscribed"`
-	LastID      string  `json:"lastId"`
-	Reconnects  int     `json:"reconnects"`
-	Reset       string  `json:"reset"`
-	ResetReason string  `json:"resetReason"`
-	Events      []Event `json:"events"`
+	State       string `json:"state"`
+	Subscribed  string `json:"subscribed"`
+	LastID      string `json:"lastId"`
+	Reconnects  int    `json:"reconnects"`
+	Reset       string `json:"reset"`
+	ResetReason string `json:"resetReason"`
+	// Role is the client's: "single", "leader" or "follower" (shared stream).
+	Role string `json:"role"`
+	// Refused is the refusal notice, RefusedStatus its HTTP status.
+	Refused       string  `json:"refused"`
+	RefusedStatus int     `json:"refusedStatus"`
+	TokenNeeded   bool    `json:"tokenNeeded"`
+	Events        []Event `json:"events"`
 }
 
 // Event is one row of the page's event list.
@@ -36,7 +42,11 @@ func (p Page) Of(event string) []Event {
 
 func (p Page) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "state=%s topics=%q lastId=%s reconnects=%d", p.State, p.Subscribed, p.LastID, p.Reconnects)
+	fmt.Fprintf(&b, "state=%s topics=%q lastId=%s reconnects=%d role=%s", p.State, p.Subscribed, p.LastID,
+		p.Reconnects, p.Role)
+	if p.Refused != "" {
+		fmt.Fprintf(&b, " refused=%q", p.Refused)
+	}
 	if p.Reset != "" {
 		fmt.Fprintf(&b, " reset=%q", p.Reset)
 	}
@@ -50,7 +60,7 @@ func (p Page) String() string {
 // list shows the newest first, the snapshot has the oldest first.
 const snapshotJS = `(() => {
   const $ = (id) => document.getElementById(id);
-  const reset = $("reset");
+  const reset = $("reset"), refused = $("refused");
   return {
     state: $("state").dataset.state,
     subscribed: $("subscribed").textContent,
@@ -58,6 +68,10 @@ const snapshotJS = `(() => {
     reconnects: Number($("reconnects").textContent),
     reset: reset.hidden ? "" : reset.textContent,
     resetReason: reset.hidden ? "" : (reset.dataset.reason || ""),
+    role: $("role").dataset.role || "",
+    refused: refused.hidden ? "" : refused.textContent,
+    refusedStatus: refused.hidden ? 0 : Number(refused.dataset.status),
+    tokenNeeded: !$("token-card").hidden,
     events: Array.from($("events").children).reverse()
       .map((li) => ({ event: li.dataset.event, id: li.dataset.id, data: li.dataset.data })),
   };

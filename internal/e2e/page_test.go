@@ -143,19 +143,23 @@ func TestPageTopicPickerSwitchesTopic(t *testing.T) {
 
 // TestPageRetriesAfterServerRefuses: the browser gives up on a stream for
 // good after a 503 (here: the server holds its one allowed stream); the page
-// shows it and opens a new stream by itself once the server has room.
+// shows the refusal with its Retry-After, as such and not as reconnecting,
+// and opens a new stream by itself once the server has room.
 func TestPageRetriesAfterServerRefuses(t *testing.T) {
-	srv := testkit.StartDefault(t, "MaxClients: 1")
+	srv := testkit.StartDefault(t, "MaxClients: 1\nRetry: 2s")
 	held := testkit.Open(t, srv.URL+"/sse?topic=e2e-full", nil)
 	tab := NewTab(t)
 	tab.Open(srv.URL + "/static/index.html?topic=e2e-full")
-	tab.Wait(`p.state === "closed"`)
+	p := tab.Wait(`p.state === "closed" && p.refusedStatus === 503`)
+	require.Contains(t, p.Refused, "too_many_clients", "%s", p)
+	require.Contains(t, p.Refused, "Trying again in 2 s", "%s", p)
 
 	held.Close()
-	tab.Wait(`p.state === "open"`)
+	p = tab.Wait(`p.state === "open"`)
+	require.Empty(t, p.Refused, "%s", p)
 	tab.Net.WaitStreams(t, "after the refused one", func(rs []Request) bool { return len(rs) >= 2 })
 	want := publishN(t, srv.URL, "e2e-full", 1)
-	p := tab.Wait(`p.events.length >= 1`)
+	p = tab.Wait(`p.events.length >= 1`)
 	require.Equal(t, want, p.Events, "%s", p)
 	require.Zero(t, p.Reconnects, "the first stream that opens is not a reconnect")
 }

@@ -56,14 +56,7 @@ func TestPageSurvivesServerRestart(t *testing.T) {
 		t.Fatalf("the page did not reconnect within %v", Bound)
 	}
 	require.Contains(t, reconnect.Request.URL, "/sse?topic="+topic)
-	tab.Do("let the reconnect through", func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
-		_, err := chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: reconnect.RequestID})
-		if err != nil {
-			return chromedp.Void{}, err
-		}
-		_, err = chromedp.Call(ctx, fetch.Disable, struct{}{})
-		return chromedp.Void{}, err
-	})
+	release(t, tab, reconnect)
 
 	p := tab.Wait(`p.state === "open" && p.events.length >= 5`)
 	require.Equal(t, 1, p.Reconnects, "one reconnect: %s", p)
@@ -91,6 +84,19 @@ func TestPageSurvivesServerRestart(t *testing.T) {
 	require.Equal(t, streams[1].ID, got.ID)
 	require.NotEmpty(t, streams[0].Headers, "%+v", streams[0])
 	require.Empty(t, streams[0].Header("Last-Event-ID"), "the first stream had no id to send")
+}
+
+// release lets a held request through and stops holding the tab's streams.
+func release(t *testing.T, tab *Tab, held fetch.EventRequestPaused) {
+	t.Helper()
+	tab.Do("let the held stream through", func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: held.RequestID})
+		if err != nil {
+			return chromedp.Void{}, err
+		}
+		_, err = chromedp.Call(ctx, fetch.Disable, struct{}{})
+		return chromedp.Void{}, err
+	})
 }
 
 // holdStreams pauses the tab's next /sse requests in DevTools and hands each

@@ -18,9 +18,10 @@ import (
 // Tab is one browser tab showing the page; it records the page's uncaught
 // exceptions (a test fails on any) and its /sse requests.
 type Tab struct {
-	t   *testing.T
-	ctx context.Context
-	Net *NetLog
+	t      *testing.T
+	ctx    context.Context
+	cancel context.CancelFunc
+	Net    *NetLog
 
 	mu         sync.Mutex
 	exceptions []string
@@ -30,7 +31,7 @@ type Tab struct {
 func NewTab(t *testing.T) *Tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(requireBrowser(t))
-	tab := &Tab{t: t, ctx: ctx}
+	tab := &Tab{t: t, ctx: ctx, cancel: cancel}
 	// Subscriptions start when Events returns, before anything can happen.
 	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
 	tab.Net = newNetLog(ctx)
@@ -57,6 +58,14 @@ func NewTab(t *testing.T) *Tab {
 	})
 	tab.Do("open the tab")
 	return tab
+}
+
+// Close closes the tab, as a user would, and waits until it is gone.
+func (tab *Tab) Close() {
+	tab.t.Helper()
+	if err := chromedp.Cancel(tab.ctx); err != nil {
+		tab.t.Fatalf("close the tab: %v", err)
+	}
 }
 
 func exceptionText(ev runtime.EventExceptionThrown) string {

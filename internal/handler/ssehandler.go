@@ -48,6 +48,7 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 		}
 		err = svcCtx.Streams.Serve(w, r, session.Request{
 			Topics: topics, LastEventID: lastID, Expires: expires, Release: release,
+			WithTopic: query.Get("withTopic") == "1",
 		})
 		if err != nil {
 			apierr.Write(w, r, subscribeError(err, conf.Retry))

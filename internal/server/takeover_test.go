@@ -67,6 +67,27 @@ func TestStreamResumesThenGoesLive(t *testing.T) {
 	}
 }
 
+// TestStreamWithTopicNamesEachEventsTopic: with withTopic=1 every event's
+// data starts with a line naming its topic, in replay and live, from both
+// writers; ticks and pings are otherwise unchanged.
+func TestStreamWithTopicNamesEachEventsTopic(t *testing.T) {
+	t.Parallel()
+	for _, w := range writers {
+		t.Run(w.name, func(t *testing.T) {
+			t.Parallel()
+			inst := testkit.StartDefault(t, w.sse)
+			first := testkit.Publish(t, inst.URL, "news", "update", `1`)
+			testkit.Publish(t, inst.URL, "orders/eu", "update", `"two\nlines"`)
+			r := openStream(t, inst.URL+"/sse?topic=news&topic=orders/eu&withTopic=1", first)
+			require.Equal(t, "orders/eu\ntwo\nlines", nextEvent(t, r).Data, "replayed")
+			testkit.Publish(t, inst.URL, "news", "update", `{"n":3}`)
+			live := nextEvent(t, r)
+			require.Equal(t, "update", live.Event)
+			require.Equal(t, "news\n{\"n\":3}", live.Data, "live")
+		})
+	}
+}
+
 // TestStopEndsStreamWithRetryAndEndOfBody: a stopping server sends a last
 // retry and terminates the chunked body, so the client reads a clean EOF.
 func TestStopEndsStreamWithRetryAndEndOfBody(t *testing.T) {

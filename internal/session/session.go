@@ -51,6 +51,9 @@ type Request struct {
 	// Release gives back what the handler took for the stream (its
 	// per-address slot); it runs once, when the stream has ended.
 	Release func()
+	// WithTopic: the client reads several topics from this one stream, so
+	// every event names its topic first (withTopic=1, static/ssehub.js).
+	WithTopic bool
 }
 
 // session is one stream; Ended is its one close path.
@@ -86,12 +89,16 @@ func (s *Streams) Serve(w http.ResponseWriter, r *http.Request, req Request) err
 		sess.Ended(hub.ReasonClient)
 		return nil
 	}
+	if req.WithTopic {
+		st.TagTopics()
+	}
 	after, err := s.resume(ctx, st, req, last)
 	if err != nil {
 		sess.Ended(hub.ReasonClient)
 		return nil
 	}
-	if s.Pool.Adopt(w, r, client, stream.Adoption{After: after, Expires: req.Expires, Owner: sess}) {
+	adoption := stream.Adoption{After: after, Expires: req.Expires, Owner: sess, TagTopics: req.WithTopic}
+	if s.Pool.Adopt(w, r, client, adoption) {
 		return nil
 	}
 	sess.Ended(st.Pump(ctx, client, after, stream.CatchUp{Hub: s.Hub, Log: s.Log}))

@@ -77,6 +77,31 @@ func appendField(dst []byte, name, value string) []byte {
 	return append(dst, '\n')
 }
 
+// AppendTagged appends frame, an event frame from AppendEvent, with one more
+// data line before its data that names topic. A client reading several topics
+// from one stream tells them apart by it; a topic holds no CR or LF, so the
+// first line of the data is the topic and the rest is the data as published.
+func AppendTagged(dst, frame []byte, topic string) []byte {
+	i := skipField(frame, 0, "id: ")
+	i = skipField(frame, i, "event: ")
+	dst = append(dst, frame[:i]...)
+	dst = append(dst, "data: "...)
+	dst = append(dst, topic...)
+	dst = append(dst, '\n')
+	return append(dst, frame[i:]...)
+}
+
+// skipField returns the end of the line at frame[i:] if it is the field name.
+func skipField(frame []byte, i int, name string) int {
+	if len(frame)-i < len(name) || string(frame[i:i+len(name)]) != name {
+		return i
+	}
+	for i < len(frame) && frame[i] != '\n' {
+		i++
+	}
+	return min(i+1, len(frame))
+}
+
 // AppendRetry appends a "retry:" line telling the client its reconnect delay.
 func AppendRetry(dst []byte, ms int64) []byte {
 	dst = append(dst, "retry: "...)

@@ -43,6 +43,37 @@ func TestAppendEventRejectsBrokenFields(t *testing.T) {
 	}
 }
 
+func TestAppendTaggedNamesTheTopicFirst(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, id, event, data string
+	}{
+		{"id and event", "1-2", "update", "a\nb"},
+		{"no id", "", "update", `{"a":1}`},
+		{"no event", "1-2", "", "x"},
+		{"empty data", "1-2", "e", ""},
+		{"data that looks like fields", "1-2", "e", "id: 9\nevent: evil"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			frame, err := AppendEvent(nil, tc.id, tc.event, []byte(tc.data))
+			require.NoError(t, err)
+			events := ParseAll(AppendTagged(nil, frame, "orders/eu"))
+			require.Len(t, events, 1)
+			require.Equal(t, Frame{ID: tc.id, HasID: tc.id != "", Event: tc.event, Data: "orders/eu\n" + tc.data},
+				events[0])
+		})
+	}
+}
+
+func TestAppendTaggedAllocs(t *testing.T) {
+	frame, err := AppendEvent(nil, "1-2", "update", []byte("line one\nline two"))
+	require.NoError(t, err)
+	buf := make([]byte, 0, 256)
+	require.Zero(t, testing.AllocsPerRun(100, func() { _ = AppendTagged(buf[:0], frame, "news") }))
+}
+
 func TestRetryAndComment(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "retry: 3000\n", string(AppendRetry(nil, 3000)))

@@ -23,6 +23,7 @@ type Conn struct {
 	after   eventid.ID
 	expires int64 // unix nanos the token expires, or 0
 	owner   Owner
+	tagged  bool // from Adoption.TagTopics
 
 	scheduled atomic.Bool  // queued for or held by a writer
 	dirty     atomic.Bool  // something happened since the writer last looked

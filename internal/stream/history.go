@@ -8,6 +8,7 @@ import (
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
+	"ssehub/internal/sse"
 	"ssehub/internal/topic"
 )
 
@@ -33,7 +34,8 @@ type sink interface {
 // or before after. Events after that position are in the queue, so the seam
 // has no gap and no duplicate. A client cut off meanwhile is left to its
 // closed queue.
-func catchUp(ctx context.Context, h *hub.Hub, log History, c *hub.Client, from, after eventid.ID, s sink) error {
+func catchUp(ctx context.Context, h *hub.Hub, log History, c *hub.Client, from, after eventid.ID, tagged bool,
+	s sink) error {
 	upto, err := h.Rejoin(c)
 	if errors.Is(err, hub.ErrCut) {
 		return nil
@@ -49,11 +51,18 @@ func catchUp(ctx context.Context, h *hub.Hub, log History, c *hub.Client, from, 
 			return nil
 		},
 		func(page []*eventlog.Event) error {
+			var frame []byte
 			for _, ev := range page {
-				if after.Less(ev.ID) {
-					if err := s.send(ev.Wire); err != nil {
-						return err
-					}
+				if !after.Less(ev.ID) {
+					continue
+				}
+				b := ev.Wire
+				if tagged {
+					frame = sse.AppendTagged(frame[:0], ev.Wire, ev.Topic)
+					b = frame
+				}
+				if err := s.send(b); err != nil {
+					return err
 				}
 			}
 			return s.flush()

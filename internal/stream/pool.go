@@ -152,6 +152,8 @@ type Adoption struct {
 	Expires time.Time
 	// Owner is told when the stream has ended.
 	Owner Owner
+	// TagTopics, as Stream.TagTopics: each event names its topic first.
+	TagTopics bool
 }
 
 // Adopt takes the stream of w over once its preamble and history are out,
@@ -210,7 +212,8 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*
 		return nil, errStopped
 	}
 	p.nextID++
-	conn := &Conn{id: p.nextID, pool: p, nc: nc, fd: fd, client: c, after: a.After, owner: a.Owner}
+	conn := &Conn{id: p.nextID, pool: p, nc: nc, fd: fd, client: c, after: a.After, owner: a.Owner,
+		tagged: a.TagTopics}
 	if !a.Expires.IsZero() {
 		conn.expires = a.Expires.UnixNano()
 		p.expiring++
@@ -308,7 +311,7 @@ func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
 		_ = p.poller.watch(c.fd, c.id, pollIn)
 	}
 
-	buf, closed, full := batch(buf[:chunkHead], c.client.Events(), c.after)
+	buf, closed, full := batch(buf[:chunkHead], c.client.Events(), c.after, c.tagged)
 	if out := frameChunk(buf); len(out) > 0 {
 		n, err := writeFD(c.fd, out)
 		switch {
@@ -340,7 +343,8 @@ func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
 // catchUp writes what a lagging stream missed from the log, holding c, and
 // then gives it back to the writers.
 func (p *Pool) catchUp(c *Conn, from eventid.ID) {
-	if err := catchUp(p.ctx, p.opts.Hub, p.opts.Log, c.client, from, c.after, connSink{c, p.opts.WriteTimeout}); err != nil {
+	if err := catchUp(p.ctx, p.opts.Hub, p.opts.Log, c.client, from, c.after, c.tagged,
+		connSink{c, p.opts.WriteTimeout}); err != nil {
 		p.end(c, catchUpEnding(err))
 	}
 	c.dirty.Store(true)

@@ -18,17 +18,18 @@ const maxBatch = 64
 
 // batch appends to buf the frames queued for one client, up to maxBatch,
 // skipping events at or before after (the client has them; pings, with a
-// zero id, always go). closed says the hub closed the queue: the stream must
-// end. full says batch stopped at maxBatch, so more may be queued, a closed
-// queue included: the writer must look again rather than wait for a signal.
-func batch(buf []byte, queue <-chan *eventlog.Event, after eventid.ID) (out []byte, closed, full bool) {
+// zero id, always go), each naming its topic first if tagged. closed says
+// the hub closed the queue: the stream must end. full says batch stopped at
+// maxBatch, so more may be queued, a closed queue included: the writer must
+// look again rather than wait for a signal.
+func batch(buf []byte, queue <-chan *eventlog.Event, after eventid.ID, tagged bool) (out []byte, closed, full bool) {
 	for range maxBatch {
 		select {
 		case ev, ok := <-queue:
 			if !ok {
 				return buf, true, false
 			}
-			buf = appendFrame(buf, ev, after)
+			buf = appendFrame(buf, ev, after, tagged)
 		default:
 			return buf, false, false
 		}
@@ -36,12 +37,20 @@ func batch(buf []byte, queue <-chan *eventlog.Event, after eventid.ID) (out []by
 	return buf, false, true
 }
 
-// appendFrame appends ev unless the client already has it.
-func appendFrame(buf []byte, ev *eventlog.Event, after eventid.ID) []byte {
-	if ev.ID.IsZero() || after.Less(ev.ID) {
+// appendFrame appends ev unless the client already has it; tagged, with a
+// first data line naming its topic (sse.AppendTagged), for a client that
+// asked with withTopic=1.
+func appendFrame(buf []byte, ev *eventlog.Event, after eventid.ID, tagged bool) []byte {
+	switch {
+	case ev.ID.IsZero(): // a ping
+		return append(buf, ev.Wire...)
+	case !after.Less(ev.ID):
+		return buf
+	case tagged:
+		return sse.AppendTagged(buf, ev.Wire, ev.Topic)
+	default:
 		return append(buf, ev.Wire...)
 	}
-	return buf
 }
 
 // ending is how a stream ends: why, and whether the connection is reset

@@ -30,6 +30,9 @@ type Stream struct {
 	writeTimeout time.Duration
 	retry        time.Duration
 	buf          []byte
+	// tagged: every event's data starts with a line naming its topic.
+	tagged bool
+	frame  []byte
 }
 
 // CatchUp is where a lagging client catches up from: the hub it rejoins and
@@ -62,6 +65,12 @@ func jitteredRetry(retry time.Duration) int64 {
 	return ms + rand.Int64N(ms/2+1)
 }
 
+// TagTopics makes every event that follows name its topic in a first data
+// line (sse.AppendTagged), for a client that splits one stream by topic.
+func (s *Stream) TagTopics() {
+	s.tagged = true
+}
+
 // Reset tells the client that events may be missing before what follows.
 func (s *Stream) Reset(reason, lastEventID string) error {
 	data, err := json.Marshal(struct {
@@ -81,7 +90,12 @@ func (s *Stream) Reset(reason, lastEventID string) error {
 // Replay writes one page of history and flushes it.
 func (s *Stream) Replay(events []*eventlog.Event) error {
 	for _, ev := range events {
-		if err := s.send(ev.Wire); err != nil {
+		b := ev.Wire
+		if s.tagged {
+			s.frame = sse.AppendTagged(s.frame[:0], ev.Wire, ev.Topic)
+			b = s.frame
+		}
+		if err := s.send(b); err != nil {
 			return err
 		}
 	}
@@ -96,7 +110,7 @@ func (s *Stream) Pump(ctx context.Context, c *hub.Client, after eventid.ID, cu C
 	queue := c.Events()
 	for {
 		if from, ok := c.Lagging(); ok && len(queue) == 0 {
-			if err := catchUp(ctx, cu.Hub, cu.Log, c, from, after, s); err != nil {
+			if err := catchUp(ctx, cu.Hub, cu.Log, c, from, after, s.tagged, s); err != nil {
 				return s.end(catchUpEnding(err))
 			}
 			continue
@@ -107,7 +121,7 @@ func (s *Stream) Pump(ctx context.Context, c *hub.Client, after eventid.ID, cu C
 				return s.end(ending{reason: c.Reason()})
 			}
 			var closed bool
-			s.buf, closed, _ = batch(appendFrame(s.buf[:0], ev, after), queue, after)
+			s.buf, closed, _ = batch(appendFrame(s.buf[:0], ev, after, s.tagged), queue, after, s.tagged)
 			if err := s.write(s.buf); err != nil {
 				return s.end(writeEnding(err))
 			}
