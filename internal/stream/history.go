@@ -8,7 +8,6 @@ import (
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
-	"ssehub/internal/sse"
 	"ssehub/internal/topic"
 )
 
@@ -36,6 +35,7 @@ type sink interface {
 // closed queue.
 func catchUp(ctx context.Context, h *hub.Hub, log History, c *hub.Client, from, after eventid.ID, tagged bool,
 	s sink) error {
+	var frame []byte
 	upto, err := h.Rejoin(c)
 	if errors.Is(err, hub.ErrCut) {
 		return nil
@@ -50,23 +50,21 @@ func catchUp(ctx context.Context, h *hub.Hub, log History, c *hub.Client, from, 
 			}
 			return nil
 		},
-		func(page []*eventlog.Event) error {
-			var frame []byte
-			for _, ev := range page {
-				if !after.Less(ev.ID) {
-					continue
-				}
-				b := ev.Wire
-				if tagged {
-					frame = sse.AppendTagged(frame[:0], ev.Wire, ev.Topic)
-					b = frame
-				}
-				if err := s.send(b); err != nil {
-					return err
-				}
-			}
-			return s.flush()
-		})
+		func(page []*eventlog.Event) error { return writePage(s, page, after, tagged, &frame) })
+}
+
+// writePage sends one page of history to s, each event the client lacks
+// written as the batch rule writes it, and flushes it; frame is reused.
+func writePage(s sink, page []*eventlog.Event, after eventid.ID, tagged bool, frame *[]byte) error {
+	for _, ev := range page {
+		if *frame = appendFrame((*frame)[:0], ev, after, tagged); len(*frame) == 0 {
+			continue
+		}
+		if err := s.send(*frame); err != nil {
+			return err
+		}
+	}
+	return s.flush()
 }
 
 // catchUpEnding says how a stream whose catch-up failed ends: a stalled

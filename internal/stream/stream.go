@@ -89,17 +89,7 @@ func (s *Stream) Reset(reason, lastEventID string) error {
 
 // Replay writes one page of history and flushes it.
 func (s *Stream) Replay(events []*eventlog.Event) error {
-	for _, ev := range events {
-		b := ev.Wire
-		if s.tagged {
-			s.frame = sse.AppendTagged(s.frame[:0], ev.Wire, ev.Topic)
-			b = s.frame
-		}
-		if err := s.send(b); err != nil {
-			return err
-		}
-	}
-	return s.flush()
+	return writePage(s, events, eventid.ID{}, s.tagged, &s.frame)
 }
 
 // Pump writes the client's queue until the stream ends, ends it on the wire
