@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"ssehub/internal/event"
 	"sync"
 	"testing"
 	"time"
@@ -56,15 +57,15 @@ func forEachLog(t *testing.T, fn func(t *testing.T, mk logMaker)) {
 }
 
 // running starts l's delivery into a slice and waits until it reads.
-func running(t *testing.T, l Log) func() []*Event {
+func running(t *testing.T, l Log) func() []*event.Event {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
-	var got []*Event
+	var got []*event.Event
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = l.Run(ctx, func(ev *Event) {
+		_ = l.Run(ctx, func(ev *event.Event) {
 			mu.Lock()
 			got = append(got, ev)
 			mu.Unlock()
@@ -79,24 +80,24 @@ func running(t *testing.T, l Log) func() []*Event {
 		}
 		<-done
 	})
-	return func() []*Event {
+	return func() []*event.Event {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]*Event(nil), got...)
+		return append([]*event.Event(nil), got...)
 	}
 }
 
 // replayAll collects a whole replay, checking the callback contract: start
 // once and first, pages of 1 to PageSize events in id order.
-func replayAll(t *testing.T, l Log, after, upto eventid.ID, match func(string) bool) ([]*Event, Position, error) {
+func replayAll(t *testing.T, l Log, after, upto eventid.ID, match func(string) bool) ([]*event.Event, Position, error) {
 	t.Helper()
-	var out []*Event
+	var out []*event.Event
 	pos, starts := Unknown, 0
 	err := l.Replay(context.Background(), after, upto, match, func(p Position) error {
 		require.Empty(t, out, "start comes before any page")
 		pos, starts = p, starts+1
 		return nil
-	}, func(page []*Event) error {
+	}, func(page []*event.Event) error {
 		require.Equal(t, 1, starts, "a page before start")
 		require.NotEmpty(t, page)
 		require.LessOrEqual(t, len(page), PageSize)
@@ -116,7 +117,7 @@ func appendTo(t *testing.T, l Log, topic string, n int) []eventid.ID {
 	t.Helper()
 	ids := make([]eventid.ID, n)
 	for i := range ids {
-		id, dup, err := l.Append(context.Background(), Message{Topic: topic, Type: "e", Data: []byte(fmt.Sprint(i))})
+		id, dup, err := l.Append(context.Background(), event.Message{Topic: topic, Type: "e", Data: []byte(fmt.Sprint(i))})
 		require.NoError(t, err)
 		require.False(t, dup)
 		ids[i] = id
@@ -223,7 +224,7 @@ func TestLogIdempotencyKey(t *testing.T) {
 	forEachLog(t, func(t *testing.T, mk logMaker) {
 		l := mk(t, 2, 0)
 		got := running(t, l)
-		m := Message{Topic: "a", Type: "e", Data: []byte("x"), Key: "k1"}
+		m := event.Message{Topic: "a", Type: "e", Data: []byte("x"), Key: "k1"}
 		first, dup, err := l.Append(context.Background(), m)
 		require.NoError(t, err)
 		require.False(t, dup)
@@ -262,7 +263,7 @@ func TestLogConcurrentKeyedAppendsPublishOnce(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				id, dup, err := l.Append(context.Background(), Message{Topic: "a", Type: "e", Key: "same"})
+				id, dup, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "e", Key: "same"})
 				require.NoError(t, err)
 				ids[i], dups[i] = id, dup
 			})
@@ -287,7 +288,7 @@ func TestLogReplayStreamsBoundedPages(t *testing.T) {
 		var got []eventid.ID
 		pages := 0
 		err := l.Replay(context.Background(), ids[0], ids[len(ids)-1], all, func(Position) error { return nil },
-			func(page []*Event) error {
+			func(page []*event.Event) error {
 				pages++
 				require.LessOrEqual(t, len(page), PageSize)
 				for _, ev := range page {
@@ -308,12 +309,12 @@ func TestLogReplayCallbackErrorsEndIt(t *testing.T) {
 		ids := appendTo(t, l, "a", 2*PageSize)
 		stop := errors.New("stop")
 		err := l.Replay(context.Background(), ids[0], ids[len(ids)-1], all, func(Position) error { return stop },
-			func([]*Event) error { t.Fatal("a page after start failed"); return nil })
+			func([]*event.Event) error { t.Fatal("a page after start failed"); return nil })
 		require.Equal(t, stop, err)
 
 		pages := 0
 		err = l.Replay(context.Background(), ids[0], ids[len(ids)-1], all, func(Position) error { return nil },
-			func([]*Event) error { pages++; return stop })
+			func([]*event.Event) error { pages++; return stop })
 		require.Equal(t, stop, err)
 		require.Equal(t, 1, pages)
 	})
@@ -330,7 +331,7 @@ func TestLogReplayBehindWhenHistoryMovesOn(t *testing.T) {
 		err := l.Replay(context.Background(), ids[0], ids[len(ids)-1], all, func(p Position) error {
 			require.Equal(t, Known, p)
 			return nil
-		}, func([]*Event) error {
+		}, func([]*event.Event) error {
 			pages++
 			appendTo(t, l, "a", 4*PageSize)
 			return nil
@@ -347,7 +348,7 @@ func TestLogIdempotencyKeyScopedToTopic(t *testing.T) {
 		l := mk(t, 100, 0)
 		got := running(t, l)
 		publish := func(topic, key string) (eventid.ID, bool) {
-			id, dup, err := l.Append(context.Background(), Message{Topic: topic, Type: "e", Data: []byte(topic), Key: key})
+			id, dup, err := l.Append(context.Background(), event.Message{Topic: topic, Type: "e", Data: []byte(topic), Key: key})
 			require.NoError(t, err)
 			return id, dup
 		}

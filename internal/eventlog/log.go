@@ -6,9 +6,9 @@ package eventlog
 import (
 	"context"
 	"errors"
+	"ssehub/internal/event"
 
 	"ssehub/internal/eventid"
-	"ssehub/internal/sse"
 )
 
 // PageSize bounds how many events one Replay page holds. It matches the
@@ -22,34 +22,6 @@ var ErrUnavailable = errors.New("event log unavailable")
 // ErrBehind says events after the replay's position were trimmed while it
 // ran: the client must start again from its last id (and will get a reset).
 var ErrBehind = errors.New("replay fell behind retained history")
-
-// Message is what a publisher asks to append; Data is the payload text.
-type Message struct {
-	Topic string
-	Type  string
-	Data  []byte
-	Key   string
-}
-
-// Event is an appended message, encoded to its wire bytes once for every client.
-type Event struct {
-	ID    eventid.ID
-	Topic string
-	Key   string
-	// Ms is the append time in Unix milliseconds, for age-based trimming.
-	Ms   int64
-	Wire []byte
-}
-
-// NewEvent encodes m as the frame every subscriber receives.
-func NewEvent(id eventid.ID, m Message, ms int64) (*Event, error) {
-	var idText [48]byte
-	wire, err := sse.AppendEvent(make([]byte, 0, 64+len(m.Type)+len(m.Data)), string(id.AppendText(idText[:0])), m.Type, m.Data)
-	if err != nil {
-		return nil, err
-	}
-	return &Event{ID: id, Topic: m.Topic, Key: m.Key, Ms: ms, Wire: wire}, nil
-}
 
 // Position says how a client's Last-Event-ID relates to retained history.
 type Position int
@@ -67,7 +39,7 @@ const (
 type Log interface {
 	// Append stores m and returns its id. A Key already in history stores
 	// nothing and returns the earlier event's id with dup set.
-	Append(ctx context.Context, m Message) (id eventid.ID, dup bool, err error)
+	Append(ctx context.Context, m event.Message) (id eventid.ID, dup bool, err error)
 	// Replay streams the retained events after `after`, up to and including
 	// `upto`, whose topic passes match, in id order. It calls start exactly
 	// once, before any page, with where `after` stands; then page with at
@@ -76,7 +48,7 @@ type Log interface {
 	// unchanged; the log's own failures wrap ErrUnavailable, and ErrBehind
 	// says history moved past the replay while it ran.
 	Replay(ctx context.Context, after, upto eventid.ID, match func(topic string) bool,
-		start func(Position) error, page func([]*Event) error) error
+		start func(Position) error, page func([]*event.Event) error) error
 	// Run hands every appended event to deliver, in id order, until ctx ends.
-	Run(ctx context.Context, deliver func(*Event)) error
+	Run(ctx context.Context, deliver func(*event.Event)) error
 }

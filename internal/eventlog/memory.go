@@ -3,6 +3,7 @@ package eventlog
 import (
 	"context"
 	"sort"
+	"ssehub/internal/event"
 	"sync"
 	"time"
 
@@ -20,13 +21,13 @@ type Memory struct {
 	now    func() time.Time
 
 	mu      sync.Mutex
-	ring    []*Event
+	ring    []*event.Event
 	head    int // index of the oldest retained event
 	count   int
 	last    eventid.ID
 	horizon eventid.ID // newest id no longer retained
 	keys    map[topicKey]eventid.ID
-	feed    chan *Event
+	feed    chan *event.Event
 	stopped chan struct{} // closed when Run returns
 }
 
@@ -45,11 +46,11 @@ func newMemory(size int, maxAge time.Duration, now func() time.Time) *Memory {
 		size:    size,
 		maxAge:  maxAge,
 		now:     now,
-		ring:    make([]*Event, size),
+		ring:    make([]*event.Event, size),
 		last:    start,
 		horizon: start,
 		keys:    make(map[topicKey]eventid.ID),
-		feed:    make(chan *Event, 1024),
+		feed:    make(chan *event.Event, 1024),
 		stopped: make(chan struct{}),
 	}
 }
@@ -58,7 +59,7 @@ func newMemory(size int, maxAge time.Duration, now func() time.Time) *Memory {
 // so events reach the hub in id order; a busy hub slows publishers down
 // instead of losing events. It does not give up on ctx: an event that is in
 // history must also reach live subscribers.
-func (l *Memory) Append(_ context.Context, m Message) (eventid.ID, bool, error) {
+func (l *Memory) Append(_ context.Context, m event.Message) (eventid.ID, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
@@ -75,7 +76,7 @@ func (l *Memory) Append(_ context.Context, m Message) (eventid.ID, bool, error) 
 		}
 	}
 	id := l.last.Next()
-	ev, err := NewEvent(id, m, now.UnixMilli())
+	ev, err := event.New(id, m, now.UnixMilli())
 	if err != nil {
 		return eventid.ID{}, false, err
 	}
@@ -100,8 +101,8 @@ func (l *Memory) Append(_ context.Context, m Message) (eventid.ID, bool, error) 
 // Replay copies one page at a time under the lock and hands it to page
 // with the lock released, so a slow client never holds up publishers.
 func (l *Memory) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool,
-	start func(Position) error, page func([]*Event) error) error {
-	buf := make([]*Event, 0, PageSize)
+	start func(Position) error, page func([]*event.Event) error) error {
+	buf := make([]*event.Event, 0, PageSize)
 	// Placing the id and copying the first page under one lock leaves no
 	// window for eviction between the two.
 	l.mu.Lock()
@@ -154,7 +155,7 @@ func (l *Memory) Replay(ctx context.Context, after, upto eventid.ID, match func(
 // pageLocked appends to buf the matching events among the next PageSize
 // retained after cursor, up to upto. It returns the last id it looked at
 // and whether nothing wanted is left.
-func (l *Memory) pageLocked(cursor, upto eventid.ID, match func(string) bool, buf []*Event) ([]*Event, eventid.ID, bool) {
+func (l *Memory) pageLocked(cursor, upto eventid.ID, match func(string) bool, buf []*event.Event) ([]*event.Event, eventid.ID, bool) {
 	i := sort.Search(l.count, func(i int) bool { return cursor.Less(l.ring[(l.head+i)%l.size].ID) })
 	for end := min(i+PageSize, l.count); i < end; i++ {
 		ev := l.ring[(l.head+i)%l.size]
@@ -170,7 +171,7 @@ func (l *Memory) pageLocked(cursor, upto eventid.ID, match func(string) bool, bu
 }
 
 // Run forwards appended events to deliver until ctx ends.
-func (l *Memory) Run(ctx context.Context, deliver func(*Event)) error {
+func (l *Memory) Run(ctx context.Context, deliver func(*event.Event)) error {
 	defer close(l.stopped)
 	for {
 		select {

@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"ssehub/internal/event"
 	"sync"
 	"testing"
 	"time"
@@ -108,7 +109,7 @@ func TestMemoryEncodesOnce(t *testing.T) {
 	t.Parallel()
 	l := NewMemory(10, 0)
 	running(t, l)
-	id, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "update", Data: []byte("x\ny")})
+	id, _, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "update", Data: []byte("x\ny")})
 	require.NoError(t, err)
 	evs, _, err := replayAll(t, l, eventid.ID{Ms: id.Ms}, id, all)
 	require.NoError(t, err)
@@ -120,9 +121,9 @@ func TestMemoryRefusesAfterStop(t *testing.T) {
 	l := NewMemory(10, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = l.Run(ctx, func(*Event) {}); close(done) }()
+	go func() { _ = l.Run(ctx, func(*event.Event) {}); close(done) }()
 	cancel()
 	<-done
-	_, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "e"})
+	_, _, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "e"})
 	require.ErrorIs(t, err, ErrUnavailable)
 }

@@ -3,6 +3,7 @@ package eventlog
 import (
 	"context"
 	"slices"
+	"ssehub/internal/event"
 	"sync"
 	"testing"
 	"time"
@@ -25,12 +26,12 @@ var benchLogs = map[string]func(b *testing.B) Log{
 }
 
 // runLog starts l's delivery into ch and stops it at cleanup.
-func runLog(b *testing.B, l Log, ch chan<- *Event) {
+func runLog(b *testing.B, l Log, ch chan<- *event.Event) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = l.Run(ctx, func(ev *Event) { ch <- ev })
+		_ = l.Run(ctx, func(ev *event.Event) { ch <- ev })
 	}()
 	b.Cleanup(func() {
 		cancel()
@@ -47,9 +48,9 @@ func BenchmarkPublishToDelivery(b *testing.B) {
 	for _, name := range []string{"memory", "redis"} {
 		b.Run(name, func(b *testing.B) {
 			l := benchLogs[name](b)
-			ch := make(chan *Event, 1)
+			ch := make(chan *event.Event, 1)
 			runLog(b, l, ch)
-			m := Message{Topic: "bench", Type: "m", Data: []byte(`{"n":1}`)}
+			m := event.Message{Topic: "bench", Type: "m", Data: []byte(`{"n":1}`)}
 			lat := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for range b.N {
@@ -77,9 +78,9 @@ func BenchmarkPublishThroughput(b *testing.B) {
 	for _, name := range []string{"memory", "redis"} {
 		b.Run(name, func(b *testing.B) {
 			l := benchLogs[name](b)
-			ch := make(chan *Event, 1024)
+			ch := make(chan *event.Event, 1024)
 			runLog(b, l, ch)
-			m := Message{Topic: "bench", Type: "m", Data: []byte(`{"n":1}`)}
+			m := event.Message{Topic: "bench", Type: "m", Data: []byte(`{"n":1}`)}
 			b.ResetTimer()
 			start := time.Now()
 			var wg sync.WaitGroup

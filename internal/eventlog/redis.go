@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"ssehub/internal/event"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,7 +136,7 @@ func (l *Redis) Up() bool {
 }
 
 // Append adds m to the stream; the reader of every instance delivers it.
-func (l *Redis) Append(ctx context.Context, m Message) (eventid.ID, bool, error) {
+func (l *Redis) Append(ctx context.Context, m event.Message) (eventid.ID, bool, error) {
 	// Reject what the reader could not encode before it reaches the stream.
 	if err := sse.CheckField(m.Type); err != nil {
 		return eventid.ID{}, false, err
@@ -192,7 +193,7 @@ func (l *Redis) keyName(topic, key string) string {
 // later than upto but within the stream was issued by another instance; it
 // is Known, and the stream writer skips live events up to it.
 func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool,
-	start func(Position) error, page func([]*Event) error) error {
+	start func(Position) error, page func([]*event.Event) error) error {
 	if upto.Less(l.start) {
 		upto = l.start
 	}
@@ -216,7 +217,7 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 	case from.Less(info.first):
 		from = info.first
 	}
-	events := make([]*Event, 0, PageSize)
+	events := make([]*event.Event, 0, PageSize)
 	for !upto.Less(from) {
 		msgs, err := l.replayPage(ctx, from, upto, guard)
 		if err != nil {
@@ -384,18 +385,18 @@ func noSuchKey(err error) bool {
 }
 
 // entryEvent builds the event of one stream entry.
-func entryEvent(msg redis.XMessage) (*Event, error) {
+func entryEvent(msg redis.XMessage) (*event.Event, error) {
 	id, err := eventid.Parse(msg.ID)
 	if err != nil {
 		return nil, fmt.Errorf("stream entry id %q: %w", msg.ID, err)
 	}
-	m := Message{
+	m := event.Message{
 		Topic: field(msg.Values, "topic"),
 		Type:  field(msg.Values, "event"),
 		Data:  []byte(field(msg.Values, "data")),
 		Key:   field(msg.Values, "key"),
 	}
-	ev, err := NewEvent(id, m, int64(id.Ms))
+	ev, err := event.New(id, m, int64(id.Ms))
 	if err != nil {
 		return nil, fmt.Errorf("stream entry %s: %w", msg.ID, err)
 	}

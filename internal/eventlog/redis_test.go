@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"ssehub/internal/event"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ func TestRedisUnreachable(t *testing.T) {
 	require.True(t, l.Up())
 
 	srv.Kill()
-	_, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "e"})
+	_, _, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "e"})
 	require.ErrorIs(t, err, ErrUnavailable)
 	_, _, err = replayAll(t, l, eventid.ID{Ms: 1}, eventid.ID{Ms: 2}, all)
 	require.ErrorIs(t, err, ErrUnavailable)
@@ -186,7 +187,7 @@ func TestRedisRejectsUnencodableType(t *testing.T) {
 	t.Parallel()
 	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 100})
 	running(t, l)
-	_, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "x\ny"})
+	_, _, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "x\ny"})
 	require.Error(t, err)
 	require.NotErrorIs(t, err, ErrUnavailable)
 }
@@ -200,7 +201,7 @@ func TestRedisReplayWaitsForASlot(t *testing.T) {
 	l.replays <- struct{}{} // the only slot is taken
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	err := l.Replay(ctx, ids[0], ids[2], all, func(Position) error { return nil }, func([]*Event) error { return nil })
+	err := l.Replay(ctx, ids[0], ids[2], all, func(Position) error { return nil }, func([]*event.Event) error { return nil })
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.NotErrorIs(t, err, ErrUnavailable)
 
@@ -222,7 +223,7 @@ func TestRedisReplaySlotFreeWhileWriting(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- l.Replay(context.Background(), ids[0], ids[2], all, func(Position) error { return nil },
-			func([]*Event) error { close(inPage); <-unblock; return nil })
+			func([]*event.Event) error { close(inPage); <-unblock; return nil })
 	}()
 	<-inPage
 	evs, _, err := replayAll(t, l, ids[0], ids[2], all)
@@ -251,7 +252,7 @@ func TestRedisRestoreFromOlderSnapshot(t *testing.T) {
 	srv.Start(t)
 	var next eventid.ID
 	require.Eventually(t, func() bool {
-		id, _, err := l.Append(context.Background(), Message{Topic: "a", Type: "e"})
+		id, _, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "e"})
 		next = id
 		return err == nil
 	}, waitFor, time.Millisecond)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"ssehub/internal/event"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,7 +27,7 @@ const (
 // reader is the state of the one XREAD loop of an instance.
 type reader struct {
 	l       *Redis
-	deliver func(*Event)
+	deliver func(*event.Event)
 	started bool
 	checked bool       // the stream was inspected since the last error
 	pos     eventid.ID // where the next XREAD starts
@@ -38,7 +39,7 @@ type reader struct {
 // start to deliver, in stream order. On an error it reports
 // Redis down, retries with backoff and resumes from its last id, so every
 // entry that reached the stream is delivered once Redis is back.
-func (l *Redis) Run(ctx context.Context, deliver func(*Event)) error {
+func (l *Redis) Run(ctx context.Context, deliver func(*event.Event)) error {
 	r := &reader{l: l, deliver: deliver, pos: l.start}
 	var backoff time.Duration
 	for ctx.Err() == nil {

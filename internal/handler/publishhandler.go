@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"ssehub/internal/event"
 	"unicode/utf8"
 
 	"github.com/zeromicro/go-zero/rest/httpx"
@@ -106,63 +107,63 @@ func publishError(err error) error {
 
 // decodePublish reads and checks a publish body; it never reads more than
 // maxBytes, so a huge body costs nothing.
-func decodePublish(w http.ResponseWriter, r *http.Request, maxBytes int64) (eventlog.Message, error) {
+func decodePublish(w http.ResponseWriter, r *http.Request, maxBytes int64) (event.Message, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return eventlog.Message{}, apierr.New(http.StatusUnsupportedMediaType, "bad_content_type",
+		return event.Message{}, apierr.New(http.StatusUnsupportedMediaType, "bad_content_type",
 			"Content-Type must be application/json")
 	}
 	tooLarge := apierr.New(http.StatusRequestEntityTooLarge, "too_large", "the body is larger than Sse.MaxEventBytes")
 	if r.ContentLength > maxBytes {
-		return eventlog.Message{}, tooLarge
+		return event.Message{}, tooLarge
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return eventlog.Message{}, tooLarge
+			return event.Message{}, tooLarge
 		}
-		return eventlog.Message{}, apierr.New(http.StatusBadRequest, "bad_body", "the body could not be read")
+		return event.Message{}, apierr.New(http.StatusBadRequest, "bad_body", "the body could not be read")
 	}
 
 	var req publishRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return eventlog.Message{}, badRequest("bad_json", "the body is not a JSON object of topic, event, data, key: "+err.Error())
+		return event.Message{}, badRequest("bad_json", "the body is not a JSON object of topic, event, data, key: "+err.Error())
 	}
 	if dec.More() {
-		return eventlog.Message{}, badRequest("bad_json", "the body holds more than one JSON value")
+		return event.Message{}, badRequest("bad_json", "the body holds more than one JSON value")
 	}
 	return req.message()
 }
 
-func (req *publishRequest) message() (eventlog.Message, error) {
+func (req *publishRequest) message() (event.Message, error) {
 	if req.Topic == "" {
-		return eventlog.Message{}, badRequest("missing_topic", "topic is required")
+		return event.Message{}, badRequest("missing_topic", "topic is required")
 	}
 	if err := topic.Valid(req.Topic); err != nil {
-		return eventlog.Message{}, badRequest("bad_topic", err.Error())
+		return event.Message{}, badRequest("bad_topic", err.Error())
 	}
 	if req.Topic == ticker.Topic {
-		return eventlog.Message{}, apierr.New(http.StatusForbidden, "topic_reserved", "the tick topic is written by the server only")
+		return event.Message{}, apierr.New(http.StatusForbidden, "topic_reserved", "the tick topic is written by the server only")
 	}
 	if req.Event == "" {
 		req.Event = defaultEventType
 	}
 	if len(req.Event) > maxEventTypeLen || !printable(req.Event) {
-		return eventlog.Message{}, badRequest("bad_event", "event must be 1-64 printable characters")
+		return event.Message{}, badRequest("bad_event", "event must be 1-64 printable characters")
 	}
 	if reservedTypes[req.Event] {
-		return eventlog.Message{}, badRequest("bad_event", "event type "+req.Event+" is reserved for the server")
+		return event.Message{}, badRequest("bad_event", "event type "+req.Event+" is reserved for the server")
 	}
 	if len(req.Key) > maxKeyLen || !printable(req.Key) {
-		return eventlog.Message{}, badRequest("bad_key", "key must be at most 128 printable characters")
+		return event.Message{}, badRequest("bad_key", "key must be at most 128 printable characters")
 	}
 	data, err := payload(req.Data)
 	if err != nil {
-		return eventlog.Message{}, err
+		return event.Message{}, err
 	}
-	return eventlog.Message{Topic: req.Topic, Type: req.Event, Data: data, Key: req.Key}, nil
+	return event.Message{Topic: req.Topic, Type: req.Event, Data: data, Key: req.Key}, nil
 }
 
 // payload is the text written as data lines: a JSON string as its text,

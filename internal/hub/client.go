@@ -1,10 +1,10 @@
 package hub
 
 import (
+	"ssehub/internal/event"
 	"sync/atomic"
 
 	"ssehub/internal/eventid"
-	"ssehub/internal/eventlog"
 )
 
 // Reason says why a client left; it is the label of
@@ -26,7 +26,7 @@ const (
 // Client is one subscriber's queue. The hub is the only sender on it and
 // closes it when it cuts the client off; Reason then says why.
 type Client struct {
-	ch       chan *eventlog.Event
+	ch       chan *event.Event
 	topics   []string
 	slots    []int // position in the hub's per-topic slice, per topic
 	all      int   // position in the hub's slice of every client
@@ -86,7 +86,7 @@ func (c *Client) Topics() []string {
 }
 
 // Events is the client's queue; it is closed when the hub cuts the client off.
-func (c *Client) Events() <-chan *eventlog.Event {
+func (c *Client) Events() <-chan *event.Event {
 	return c.ch
 }
 

@@ -5,11 +5,11 @@ package hub
 import (
 	"context"
 	"errors"
+	"ssehub/internal/event"
 	"sync/atomic"
 	"time"
 
 	"ssehub/internal/eventid"
-	"ssehub/internal/eventlog"
 	"ssehub/internal/sse"
 )
 
@@ -64,11 +64,11 @@ var ErrCut = errors.New("client was cut off")
 type Hub struct {
 	opts     Options
 	ops      chan op
-	events   chan *eventlog.Event
+	events   chan *event.Event
 	done     chan struct{}
 	draining atomic.Bool
 	count    atomic.Int64
-	ping     *eventlog.Event
+	ping     *event.Event
 
 	// owned by the Run goroutine
 	topics map[string][]*Client
@@ -81,9 +81,9 @@ func New(opts Options) *Hub {
 	return &Hub{
 		opts:   opts,
 		ops:    make(chan op),
-		events: make(chan *eventlog.Event, 1024),
+		events: make(chan *event.Event, 1024),
 		done:   make(chan struct{}),
-		ping:   &eventlog.Event{Wire: sse.AppendComment(nil, "ping")},
+		ping:   &event.Event{Wire: sse.AppendComment(nil, "ping")},
 		topics: make(map[string][]*Client),
 	}
 }
@@ -93,7 +93,7 @@ func New(opts Options) *Hub {
 // queue, every earlier one is history.
 func (h *Hub) Subscribe(topics []string) (*Client, eventid.ID, error) {
 	c := &Client{
-		ch:     make(chan *eventlog.Event, h.opts.ClientBuffer),
+		ch:     make(chan *event.Event, h.opts.ClientBuffer),
 		topics: topics,
 		slots:  make([]int, len(topics)),
 		lagged: make(chan struct{}, 1),
@@ -132,7 +132,7 @@ func (h *Hub) Rejoin(c *Client) (eventid.ID, error) {
 }
 
 // Deliver hands an event to the hub, in id order; it is the event log's sink.
-func (h *Hub) Deliver(ev *eventlog.Event) {
+func (h *Hub) Deliver(ev *event.Event) {
 	select {
 	case h.events <- ev:
 	case <-h.done:
@@ -297,7 +297,7 @@ func (c *Client) slotOf(topic string) int {
 	return -1
 }
 
-func (h *Hub) fanout(ev *eventlog.Event) {
+func (h *Hub) fanout(ev *event.Event) {
 	h.last = ev.ID
 	set := h.topics[ev.Topic]
 	if len(set) == 0 {

@@ -2,13 +2,13 @@ package hub
 
 import (
 	"context"
+	"ssehub/internal/event"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"ssehub/internal/eventid"
-	"ssehub/internal/eventlog"
 )
 
 const wait = 5 * time.Second
@@ -28,11 +28,11 @@ func running(t *testing.T, opts Options) *Hub {
 	return h
 }
 
-func event(seq uint64, topic string) *eventlog.Event {
-	return &eventlog.Event{ID: eventid.ID{Ms: 1, Seq: seq}, Topic: topic, Wire: []byte("x")}
+func newEvent(seq uint64, topic string) *event.Event {
+	return &event.Event{ID: eventid.ID{Ms: 1, Seq: seq}, Topic: topic, Wire: []byte("x")}
 }
 
-func recv(t *testing.T, c *Client) *eventlog.Event {
+func recv(t *testing.T, c *Client) *event.Event {
 	t.Helper()
 	select {
 	case ev := <-c.Events():
@@ -49,8 +49,8 @@ func TestSubscribeReturnsLastDelivered(t *testing.T) {
 	watcher, last, err := h.Subscribe([]string{"a"})
 	require.NoError(t, err)
 	require.True(t, last.IsZero())
-	h.Deliver(event(1, "b"))
-	h.Deliver(event(2, "a"))
+	h.Deliver(newEvent(1, "b"))
+	h.Deliver(newEvent(2, "a"))
 	recv(t, watcher) // the hub has handed out both events
 	_, last, err = h.Subscribe([]string{"a"})
 	require.NoError(t, err)
@@ -64,8 +64,8 @@ func TestTopicIsolation(t *testing.T) {
 	require.NoError(t, err)
 	ab, _, err := h.Subscribe([]string{"a", "b"})
 	require.NoError(t, err)
-	h.Deliver(event(1, "b"))
-	h.Deliver(event(2, "a"))
+	h.Deliver(newEvent(1, "b"))
+	h.Deliver(newEvent(2, "a"))
 	require.Equal(t, uint64(2), recv(t, a).ID.Seq)
 	require.Equal(t, uint64(1), recv(t, ab).ID.Seq)
 	require.Equal(t, uint64(2), recv(t, ab).ID.Seq)
@@ -82,7 +82,7 @@ func TestFullClientLagsOthersKeepReceiving(t *testing.T) {
 	fast, _, err := h.Subscribe([]string{"a"})
 	require.NoError(t, err)
 	for i := uint64(1); i <= 5; i++ {
-		h.Deliver(event(i, "a"))
+		h.Deliver(newEvent(i, "a"))
 		require.Equal(t, i, recv(t, fast).ID.Seq)
 	}
 	select {
@@ -102,7 +102,7 @@ func TestFullClientLagsOthersKeepReceiving(t *testing.T) {
 	require.Equal(t, uint64(5), pos.Seq, "events up to the hub's position are the writer's to catch up")
 	_, lagging = slow.Lagging()
 	require.False(t, lagging)
-	h.Deliver(event(6, "a"))
+	h.Deliver(newEvent(6, "a"))
 	require.Equal(t, uint64(6), recv(t, slow).ID.Seq)
 }
 
@@ -112,8 +112,8 @@ func TestRejoinAfterCut(t *testing.T) {
 	h := running(t, Options{ClientBuffer: 1})
 	c, _, err := h.Subscribe([]string{"a"})
 	require.NoError(t, err)
-	h.Deliver(event(1, "a"))
-	h.Deliver(event(2, "a"))
+	h.Deliver(newEvent(1, "a"))
+	h.Deliver(newEvent(2, "a"))
 	<-c.Lagged()
 	h.CutAll(ReasonResync)
 	_, err = h.Rejoin(c)
@@ -153,7 +153,7 @@ func TestUnsubscribeRemovesFromEveryTopic(t *testing.T) {
 	h.Unsubscribe(cs[1], ReasonClient)
 	h.Unsubscribe(cs[4], ReasonClient)
 	h.Unsubscribe(cs[4], ReasonClient) // twice is harmless
-	h.Deliver(event(1, "b"))
+	h.Deliver(newEvent(1, "b"))
 	for _, i := range []int{0, 2, 3} {
 		require.Equal(t, uint64(1), recv(t, cs[i]).ID.Seq)
 	}
@@ -175,10 +175,10 @@ func BenchmarkFanout10k(b *testing.B) {
 	h := New(Options{ClientBuffer: 1 << 20, Heartbeat: time.Hour})
 	clients := make([]*Client, 10_000)
 	for i := range clients {
-		clients[i] = &Client{ch: make(chan *eventlog.Event, 4), topics: []string{"a"}, slots: make([]int, 1)}
+		clients[i] = &Client{ch: make(chan *event.Event, 4), topics: []string{"a"}, slots: make([]int, 1)}
 		require.NoError(b, h.add(clients[i]))
 	}
-	ev := event(1, "a")
+	ev := newEvent(1, "a")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -191,9 +191,9 @@ func BenchmarkFanout10k(b *testing.B) {
 
 func TestFanoutDoesNotAllocate(t *testing.T) {
 	h := New(Options{ClientBuffer: 4, Heartbeat: time.Hour})
-	c := &Client{ch: make(chan *eventlog.Event, 4), topics: []string{"a"}, slots: make([]int, 1)}
+	c := &Client{ch: make(chan *event.Event, 4), topics: []string{"a"}, slots: make([]int, 1)}
 	require.NoError(t, h.add(c))
-	ev := event(1, "a")
+	ev := newEvent(1, "a")
 	allocs := testing.AllocsPerRun(100, func() {
 		h.fanout(ev)
 		<-c.ch
@@ -213,7 +213,7 @@ func TestCutAllKeepsTakingClients(t *testing.T) {
 
 	b, _, err := h.Subscribe([]string{"a"})
 	require.NoError(t, err)
-	h.Deliver(event(1, "a"))
+	h.Deliver(newEvent(1, "a"))
 	require.Equal(t, uint64(1), recv(t, b).ID.Seq)
 	require.False(t, h.Draining())
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"ssehub/internal/event"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"ssehub/internal/eventlog"
 	"ssehub/internal/sse"
 	"ssehub/internal/testkit"
 )
@@ -100,7 +100,7 @@ func TestBurstReachesReadersThatKeepUp(t *testing.T) {
 			require.Eventually(t, func() bool { return srv.Svc.Hub.Len() == clients }, testkit.Wait, 5*time.Millisecond)
 			ids := make([]string, burst)
 			for i := range ids {
-				id, _, err := srv.Svc.Log.Append(context.Background(), eventlog.Message{
+				id, _, err := srv.Svc.Log.Append(context.Background(), event.Message{
 					Topic: "burst", Type: "n", Data: []byte(strconv.Itoa(i)),
 				})
 				require.NoError(t, err)

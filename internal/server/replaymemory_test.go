@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"ssehub/internal/event"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,7 +55,7 @@ func fillHistory(t *testing.T, addr string, n, size int) []eventid.ID {
 	for w := range publishers {
 		wg.Go(func() {
 			for i := w; i < n; i += publishers {
-				id, _, err := l.Append(context.Background(), eventlog.Message{Topic: "news", Type: "m", Data: data})
+				id, _, err := l.Append(context.Background(), event.Message{Topic: "news", Type: "m", Data: data})
 				if err != nil {
 					t.Error(err)
 					return

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"ssehub/internal/event"
 	"sync"
 
 	"github.com/zeromicro/go-zero/core/logx"
@@ -14,7 +15,6 @@ import (
 
 	"ssehub/internal/apierr"
 	"ssehub/internal/config"
-	"ssehub/internal/eventlog"
 	"ssehub/internal/handler"
 	"ssehub/internal/metrics"
 	"ssehub/internal/svc"
@@ -154,7 +154,7 @@ func (s *Server) components() []component {
 func (s *Server) tick(ctx context.Context) {
 	sc := s.Svc
 	every := sc.Config.Sse.TickInterval
-	publish := func(ctx context.Context, m eventlog.Message) error {
+	publish := func(ctx context.Context, m event.Message) error {
 		_, _, err := sc.Publish(ctx, m)
 		return err
 	}

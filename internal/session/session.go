@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"ssehub/internal/event"
 	"sync"
 	"time"
 
@@ -138,7 +139,7 @@ func (s *Streams) resume(ctx context.Context, st *stream.Stream, req Request, la
 			}
 			return nil
 		},
-		func(page []*eventlog.Event) error {
+		func(page []*event.Event) error {
 			s.Metrics.Replayed(len(page))
 			return st.Replay(page)
 		})

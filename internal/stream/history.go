@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"ssehub/internal/event"
 
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
@@ -14,7 +15,7 @@ import (
 // History is the log a lagging client catches up from.
 type History interface {
 	Replay(ctx context.Context, after, upto eventid.ID, match func(topic string) bool,
-		start func(eventlog.Position) error, page func([]*eventlog.Event) error) error
+		start func(eventlog.Position) error, page func([]*event.Event) error) error
 }
 
 // errBehind says the log no longer holds all a lagging client missed.
@@ -50,12 +51,12 @@ func catchUp(ctx context.Context, h *hub.Hub, log History, c *hub.Client, from, 
 			}
 			return nil
 		},
-		func(page []*eventlog.Event) error { return writePage(s, page, after, tagged, &frame) })
+		func(page []*event.Event) error { return writePage(s, page, after, tagged, &frame) })
 }
 
 // writePage sends one page of history to s, each event the client lacks
 // written as the batch rule writes it, and flushes it; frame is reused.
-func writePage(s sink, page []*eventlog.Event, after eventid.ID, tagged bool, frame *[]byte) error {
+func writePage(s sink, page []*event.Event, after eventid.ID, tagged bool, frame *[]byte) error {
 	for _, ev := range page {
 		if *frame = appendFrame((*frame)[:0], ev, after, tagged); len(*frame) == 0 {
 			continue

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
+	"ssehub/internal/event"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -178,9 +179,9 @@ func (f *fixture) queued() int {
 	return 0
 }
 
-func wireEvent(t testing.TB, seq uint64, data string) *eventlog.Event {
+func wireEvent(t testing.TB, seq uint64, data string) *event.Event {
 	t.Helper()
-	ev, err := eventlog.NewEvent(eventid.ID{Ms: 1, Seq: seq}, eventlog.Message{Topic: "a", Type: "e", Data: []byte(data)}, 0)
+	ev, err := event.New(eventid.ID{Ms: 1, Seq: seq}, event.Message{Topic: "a", Type: "e", Data: []byte(data)}, 0)
 	require.NoError(t, err)
 	return ev
 }

@@ -1,10 +1,10 @@
 package stream
 
 import (
+	"ssehub/internal/event"
 	"time"
 
 	"ssehub/internal/eventid"
-	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
 	"ssehub/internal/sse"
 )
@@ -22,7 +22,7 @@ const maxBatch = 64
 // the hub closed the queue: the stream must end. full says batch stopped at
 // maxBatch, so more may be queued, a closed queue included: the writer must
 // look again rather than wait for a signal.
-func batch(buf []byte, queue <-chan *eventlog.Event, after eventid.ID, tagged bool) (out []byte, closed, full bool) {
+func batch(buf []byte, queue <-chan *event.Event, after eventid.ID, tagged bool) (out []byte, closed, full bool) {
 	for range maxBatch {
 		select {
 		case ev, ok := <-queue:
@@ -40,7 +40,7 @@ func batch(buf []byte, queue <-chan *eventlog.Event, after eventid.ID, tagged bo
 // appendFrame appends ev unless the client already has it; tagged, with a
 // first data line naming its topic (sse.AppendTagged), for a client that
 // asked with withTopic=1.
-func appendFrame(buf []byte, ev *eventlog.Event, after eventid.ID, tagged bool) []byte {
+func appendFrame(buf []byte, ev *event.Event, after eventid.ID, tagged bool) []byte {
 	switch {
 	case ev.ID.IsZero(): // a ping
 		return append(buf, ev.Wire...)

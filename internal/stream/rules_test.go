@@ -1,19 +1,19 @@
 package stream
 
 import (
+	"ssehub/internal/event"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"ssehub/internal/eventid"
-	"ssehub/internal/eventlog"
 )
 
-func event(t *testing.T, id, topic string) *eventlog.Event {
+func newEvent(t *testing.T, id, topic string) *event.Event {
 	t.Helper()
 	parsed, err := eventid.Parse(id)
 	require.NoError(t, err)
-	ev, err := eventlog.NewEvent(parsed, eventlog.Message{Topic: topic, Type: "update", Data: []byte("x")}, 0)
+	ev, err := event.New(parsed, event.Message{Topic: topic, Type: "update", Data: []byte("x")}, 0)
 	require.NoError(t, err)
 	return ev
 }
@@ -22,9 +22,9 @@ func event(t *testing.T, id, topic string) *eventlog.Event {
 // event with its topic first; pings and other clients' frames are as encoded.
 func TestAppendFrameTagsEventsForClientsThatAsked(t *testing.T) {
 	t.Parallel()
-	ev := event(t, "5-2", "orders/eu")
-	ping := &eventlog.Event{Wire: []byte(": ping\n\n")}
-	after := event(t, "5-1", "news").ID
+	ev := newEvent(t, "5-2", "orders/eu")
+	ping := &event.Event{Wire: []byte(": ping\n\n")}
+	after := newEvent(t, "5-1", "news").ID
 
 	require.Equal(t, "id: 5-2\nevent: update\ndata: orders/eu\ndata: x\n\n", string(appendFrame(nil, ev, after, true)))
 	require.Equal(t, string(ev.Wire), string(appendFrame(nil, ev, after, false)))

@@ -12,10 +12,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"ssehub/internal/event"
 	"time"
 
 	"ssehub/internal/eventid"
-	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
 	"ssehub/internal/sse"
 )
@@ -88,7 +88,7 @@ func (s *Stream) Reset(reason, lastEventID string) error {
 }
 
 // Replay writes one page of history and flushes it.
-func (s *Stream) Replay(events []*eventlog.Event) error {
+func (s *Stream) Replay(events []*event.Event) error {
 	return writePage(s, events, eventid.ID{}, s.tagged, &s.frame)
 }
 

@@ -4,6 +4,7 @@ package svc
 
 import (
 	"context"
+	"ssehub/internal/event"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -102,7 +103,7 @@ func derivedMaxClients() int {
 }
 
 // Publish appends m to the log and counts it.
-func (s *ServiceContext) Publish(ctx context.Context, m eventlog.Message) (eventid.ID, bool, error) {
+func (s *ServiceContext) Publish(ctx context.Context, m event.Message) (eventid.ID, bool, error) {
 	id, dup, err := s.Log.Append(ctx, m)
 	if err == nil && !dup {
 		s.Metrics.Published(m.Topic)

@@ -3,6 +3,7 @@ package ticker
 import (
 	"context"
 	"encoding/json"
+	"ssehub/internal/event"
 	"sync"
 	"testing"
 	"time"
@@ -10,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"ssehub/internal/eventlog"
 	"ssehub/internal/redistest"
 )
 
@@ -74,7 +74,7 @@ func TestRunSharedHandsOverWithoutDuplicates(t *testing.T) {
 	var seqs []uint64
 	by := map[uint64]string{}
 	publisher := func(name string) Publisher {
-		return func(_ context.Context, m eventlog.Message) error {
+		return func(_ context.Context, m event.Message) error {
 			var body struct{ Seq uint64 }
 			require.NoError(t, json.Unmarshal(m.Data, &body))
 			mu.Lock()

@@ -4,12 +4,11 @@ package ticker
 
 import (
 	"context"
+	"ssehub/internal/event"
 	"strconv"
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
-
-	"ssehub/internal/eventlog"
 )
 
 // Topic and Type of tick events.
@@ -19,7 +18,7 @@ const (
 )
 
 // Publisher appends an event to the hub's log.
-type Publisher func(ctx context.Context, m eventlog.Message) error
+type Publisher func(ctx context.Context, m event.Message) error
 
 // Run publishes a tick every interval until ctx ends; seq counts from 1.
 func Run(ctx context.Context, every time.Duration, publish Publisher) {
@@ -40,12 +39,12 @@ func Run(ctx context.Context, every time.Duration, publish Publisher) {
 }
 
 // Message is the tick event for seq at now: {"time":"<RFC3339Nano>","seq":n}.
-func Message(now time.Time, seq uint64) eventlog.Message {
+func Message(now time.Time, seq uint64) event.Message {
 	data := make([]byte, 0, 64)
 	data = append(data, `{"time":"`...)
 	data = now.UTC().AppendFormat(data, time.RFC3339Nano)
 	data = append(data, `","seq":`...)
 	data = strconv.AppendUint(data, seq, 10)
 	data = append(data, '}')
-	return eventlog.Message{Topic: Topic, Type: Type, Data: data}
+	return event.Message{Topic: Topic, Type: Type, Data: data}
 }
