@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -25,9 +27,9 @@ func TestPageAndRedirect(t *testing.T) {
 	resp := testkit.Get(t, srv.URL+"/static/index.html", nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
-	require.Contains(t, body(t, resp), `<script src="/static/app.js">`)
+	require.Contains(t, body(t, resp), `<script type="module" src="/static/app.js">`)
 
-	for _, asset := range []string{"/static/app.js", "/static/style.css"} {
+	for _, asset := range []string{"/static/app.js", "/static/ssehub.js", "/static/style.css"} {
 		resp := testkit.Get(t, srv.URL+asset, nil)
 		require.Equal(t, http.StatusOK, resp.StatusCode, asset)
 	}
@@ -138,5 +140,33 @@ func TestBadTopicsOnStream(t *testing.T) {
 		resp := testkit.Get(t, srv.URL+"/sse?"+q, nil)
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, q)
 		require.Contains(t, body(t, resp), `"code":"bad_topic"`, q)
+	}
+}
+
+// TestMetricsCountPerInstance: every server counts alone, so exact counts
+// hold while other servers in the same process do the same work.
+func TestMetricsCountPerInstance(t *testing.T) {
+	t.Parallel()
+	for i := range 3 {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			t.Parallel()
+			srv := testkit.StartDefault(t, "TickInterval: 1h")
+			s := testkit.Open(t, srv.URL+"/sse?topic=counted", nil)
+			for range 5 {
+				testkit.Publish(t, srv.URL, "counted", "n", "1")
+				s.NextOf(t, "n")
+			}
+			s.Close()
+			require.Eventually(t, func() bool { return srv.Svc.Hub.Len() == 0 }, testkit.Wait, 5*time.Millisecond)
+			text := body(t, testkit.Get(t, srv.URL+"/metrics", nil))
+			for _, line := range []string{
+				`ssehub_events_published_total{topic="counted"} 5`,
+				"ssehub_events_delivered_total 5",
+				`ssehub_clients_disconnected_total{reason="client"} 1`,
+				"ssehub_clients 0",
+			} {
+				require.Contains(t, text, line+"\n")
+			}
+		})
 	}
 }
