@@ -6,8 +6,8 @@ package eventlog
 import (
 	"context"
 	"errors"
-	"ssehub/internal/event"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 )
 

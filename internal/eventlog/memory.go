@@ -3,10 +3,10 @@ package eventlog
 import (
 	"context"
 	"sort"
-	"ssehub/internal/event"
 	"sync"
 	"time"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 )
 

@@ -2,13 +2,13 @@ package eventlog
 
 import (
 	"context"
-	"ssehub/internal/event"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 )
 

@@ -3,13 +3,13 @@ package eventlog
 import (
 	"context"
 	"slices"
-	"ssehub/internal/event"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"ssehub/internal/event"
 	"ssehub/internal/redistest"
 )
 

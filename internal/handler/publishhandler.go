@@ -7,13 +7,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"ssehub/internal/event"
 	"unicode/utf8"
 
 	"github.com/zeromicro/go-zero/rest/httpx"
 
 	"ssehub/internal/apierr"
 	"ssehub/internal/auth"
+	"ssehub/internal/event"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/svc"
 	"ssehub/internal/ticker"

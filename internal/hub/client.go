@@ -1,9 +1,9 @@
 package hub
 
 import (
-	"ssehub/internal/event"
 	"sync/atomic"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 )
 

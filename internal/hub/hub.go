@@ -5,10 +5,10 @@ package hub
 import (
 	"context"
 	"errors"
-	"ssehub/internal/event"
 	"sync/atomic"
 	"time"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/sse"
 )

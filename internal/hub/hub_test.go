@@ -2,12 +2,12 @@ package hub
 
 import (
 	"context"
-	"ssehub/internal/event"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 )
 

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"ssehub/internal/event"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/event"
 	"ssehub/internal/sse"
 	"ssehub/internal/testkit"
 )

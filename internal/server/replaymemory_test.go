@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"ssehub/internal/event"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/redistest"

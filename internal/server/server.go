@@ -6,7 +6,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"ssehub/internal/event"
 	"sync"
 
 	"github.com/zeromicro/go-zero/core/logx"
@@ -15,6 +14,7 @@ import (
 
 	"ssehub/internal/apierr"
 	"ssehub/internal/config"
+	"ssehub/internal/event"
 	"ssehub/internal/handler"
 	"ssehub/internal/metrics"
 	"ssehub/internal/svc"

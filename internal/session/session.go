@@ -7,12 +7,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"ssehub/internal/event"
 	"sync"
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"

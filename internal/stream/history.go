@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
-	"ssehub/internal/event"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"

@@ -311,6 +311,8 @@ func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
 		_ = p.poller.watch(c.fd, c.id, pollIn)
 	}
 
+	// Lagging is read before the batch: the catch-up rule (rules.go).
+	from, lagging := c.client.Lagging()
 	buf, closed, full := batch(buf[:chunkHead], c.client.Events(), c.after, c.tagged)
 	if out := frameChunk(buf); len(out) > 0 {
 		n, err := writeFD(c.fd, out)
@@ -331,11 +333,9 @@ func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
 		p.end(c, ending{reason: c.client.Reason()})
 	case full:
 		c.dirty.Store(true)
-	case len(c.pending) == 0:
-		if from, ok := c.client.Lagging(); ok {
-			threading.GoSafe(func() { p.catchUp(c, from) })
-			return buf, true
-		}
+	case lagging && len(c.pending) == 0:
+		threading.GoSafe(func() { p.catchUp(c, from) })
+		return buf, true
 	}
 	return buf, false
 }

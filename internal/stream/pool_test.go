@@ -11,8 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
-	"ssehub/internal/event"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
@@ -55,10 +56,14 @@ type fixture struct {
 	ended   chan struct{}
 	hub     *hub.Hub
 	log     *eventlog.Memory
-	pool    *Pool
-	gone    gone
-	adopted chan bool
-	srv     *httptest.Server
+	// gate holds back the log's deliveries to the hub while a test holds
+	// it, so they reach the hub in one burst, as the Redis reader's do.
+	gate      sync.RWMutex
+	delivered atomic.Int64 // events the log handed to the hub
+	pool      *Pool
+	gone      gone
+	adopted   chan bool
+	srv       *httptest.Server
 }
 
 // start runs a hub, a pool and a real HTTP server whose handler does what
@@ -78,7 +83,15 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTime
 	hubDone, poolDone, logDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() { f.hub.Run(ctx); close(hubDone) }()
 	go func() { f.pool.Run(ctx); close(poolDone) }()
-	go func() { _ = f.log.Run(ctx, f.hub.Deliver); close(logDone) }()
+	go func() {
+		_ = f.log.Run(ctx, func(ev *event.Event) {
+			f.gate.RLock()
+			f.gate.RUnlock()
+			f.hub.Deliver(ev)
+			f.delivered.Add(1)
+		})
+		close(logDone)
+	}()
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _, err := f.hub.Subscribe([]string{"a"})
 		if err != nil {
@@ -95,7 +108,8 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTime
 		if ns := f.expires.Load(); ns != 0 {
 			a.Expires = time.Unix(0, ns)
 		}
-		adopted := f.pool.Adopt(w, r, c, a)
+		// ?goroutine keeps the stream on this goroutine, as TLS would.
+		adopted := !r.URL.Query().Has("goroutine") && f.pool.Adopt(w, r, c, a)
 		f.adopted <- adopted
 		if !adopted {
 			o.Ended(st.Pump(r.Context(), c, eventid.ID{}, CatchUp{Hub: f.hub, Log: f.log}))
@@ -360,10 +374,21 @@ func TestPoolAtCapacityLeavesStreamsToTheirGoroutine(t *testing.T) {
 // preamble; the body is closed at cleanup.
 func (f *fixture) openAdopted(t *testing.T) *sse.Reader {
 	t.Helper()
-	resp, err := http.Get(f.srv.URL)
+	return f.open(t, "", true)
+}
+
+// openGoroutine opens a stream its handler's goroutine keeps writing.
+func (f *fixture) openGoroutine(t *testing.T) *sse.Reader {
+	t.Helper()
+	return f.open(t, "?goroutine", false)
+}
+
+func (f *fixture) open(t *testing.T, query string, adopted bool) *sse.Reader {
+	t.Helper()
+	resp, err := http.Get(f.srv.URL + query)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = resp.Body.Close() })
-	require.True(t, <-f.adopted)
+	require.Equal(t, adopted, <-f.adopted)
 	r := sse.NewReader(resp.Body)
 	_, err = r.Next()
 	require.NoError(t, err)
@@ -429,4 +454,64 @@ func BenchmarkPoolDelivery(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestLaggingStreamsKeepOrder: bursts reach the hub all at once, as the
+// Redis reader hands them over, and overflow small queues, so readers that
+// keep up lag and catch up again and again while the hub keeps delivering;
+// each reader still gets every event once, in order, from both writers.
+func TestLaggingStreamsKeepOrder(t *testing.T) {
+	t.Parallel()
+	f := start(t, 8, false)
+	const readers, rounds, each = 16, 10, 500
+	streams := make([]*sse.Reader, readers)
+	for i := range streams {
+		if i%4 == 3 {
+			streams[i] = f.openGoroutine(t)
+		} else {
+			streams[i] = f.openAdopted(t)
+		}
+	}
+	go func() {
+		for round := range rounds {
+			f.gate.Lock()
+			for i := range each {
+				m := event.Message{Topic: "a", Type: "n", Data: []byte(fmt.Sprintf("%d.%d", round, i))}
+				if _, _, err := f.log.Append(context.Background(), m); err != nil {
+					t.Error(err)
+				}
+			}
+			f.gate.Unlock()
+			// The log's queue holds one round at most.
+			for f.delivered.Load() < int64((round+1)*each) {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i, r := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var last eventid.ID
+			for n := 0; n < rounds*each; {
+				frame, err := r.Next()
+				if err != nil {
+					t.Errorf("reader %d after %d events: %v", i, n, err)
+					return
+				}
+				if frame.ID == "" {
+					continue
+				}
+				id, err := eventid.Parse(frame.ID)
+				if err != nil || !last.Less(id) {
+					t.Errorf("reader %d, event %d: %s after %s", i, n, frame.ID, last)
+					return
+				}
+				last = id
+				n++
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -1,9 +1,9 @@
 package stream
 
 import (
-	"ssehub/internal/event"
 	"time"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
 	"ssehub/internal/sse"
@@ -36,6 +36,15 @@ func batch(buf []byte, queue <-chan *event.Event, after eventid.ID, tagged bool)
 	}
 	return buf, false, true
 }
+
+// The catch-up rule, which both writers follow for a client the hub took out
+// of fan-out (hub.Client.Lagging): catch up from the log only once the
+// queue is empty after the lag was seen. The hub queues nothing more for a
+// lagging client, so an empty queue then holds nothing the catch-up would
+// overtake; a queue seen empty before the lag may have filled since (the
+// burst that made it lag), and catching up first would put those events
+// after later ones. Stream.Pump reads Lagging, then the queue's length; the
+// pool reads Lagging before the batch that empties the queue.
 
 // appendFrame appends ev unless the client already has it; tagged, with a
 // first data line naming its topic (sse.AppendTagged), for a client that

@@ -1,11 +1,11 @@
 package stream
 
 import (
-	"ssehub/internal/event"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 )
 

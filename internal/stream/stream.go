@@ -12,9 +12,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"ssehub/internal/event"
 	"time"
 
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
 	"ssehub/internal/sse"
@@ -99,7 +99,7 @@ func (s *Stream) Replay(events []*event.Event) error {
 func (s *Stream) Pump(ctx context.Context, c *hub.Client, after eventid.ID, cu CatchUp) hub.Reason {
 	queue := c.Events()
 	for {
-		if from, ok := c.Lagging(); ok && len(queue) == 0 {
+		if from, ok := c.Lagging(); ok && len(queue) == 0 { // the catch-up rule (rules.go)
 			if err := catchUp(ctx, cu.Hub, cu.Log, c, from, after, s.tagged, s); err != nil {
 				return s.end(catchUpEnding(err))
 			}

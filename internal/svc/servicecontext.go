@@ -4,13 +4,13 @@ package svc
 
 import (
 	"context"
-	"ssehub/internal/event"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"ssehub/internal/config"
+	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"

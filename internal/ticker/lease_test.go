@@ -3,7 +3,6 @@ package ticker
 import (
 	"context"
 	"encoding/json"
-	"ssehub/internal/event"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/event"
 	"ssehub/internal/redistest"
 )
 

@@ -4,11 +4,12 @@ package ticker
 
 import (
 	"context"
-	"ssehub/internal/event"
 	"strconv"
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
+
+	"ssehub/internal/event"
 )
 
 // Topic and Type of tick events.
