@@ -384,14 +384,15 @@ func checkFaults(h *History) []Violation {
 				if conn.EndAt != 0 && conn.EndAt < f.At {
 					continue
 				}
-				inTime := conn.End != EndOpen && conn.EndAt-f.At <= bound
+				// A client that was not reading sees the end when it reads again.
+				inTime := conn.End != EndOpen && conn.EndAt-resumed(conn, f.At) <= bound
 				if inTime && !conn.End.ServerEnded() {
 					continue // the client left first
 				}
 				if !inTime {
 					out = append(out, Violation{Kind: KindNotEnded, Client: c.Client, Conn: ci, Frame: frameAt(conn, f.At), At: f.At,
-						Detail: fmt.Sprintf("%s of instance %d#%d: the stream was still open %v later (ended %q at %v)",
-							f.Kind, f.Instance, f.Incarnation, bound, conn.End, conn.EndAt.Round(time.Millisecond))})
+						Detail: fmt.Sprintf("%s of instance %d#%d: the stream was still open %v after the client read again at %v (ended %q at %v)",
+							f.Kind, f.Instance, f.Incarnation, bound, resumed(conn, f.At).Round(time.Millisecond), conn.End, conn.EndAt.Round(time.Millisecond))})
 					continue
 				}
 				if f.Kind == FaultTerm && reading(conn, f.At, conn.EndAt) && (conn.End != EndEOF || conn.Retries < 2) {
@@ -412,6 +413,16 @@ func exitText(f Fault, bound time.Duration) string {
 	return fmt.Sprintf("exited with code %d after %v (bound %v)", f.ExitCode, (f.Exited - f.At).Round(time.Millisecond), bound)
 }
 
+// resumed is the first time from at on when the client was reading.
+func resumed(conn *Conn, at time.Duration) time.Duration {
+	for _, p := range conn.Pauses {
+		if p.From <= at && at < p.To {
+			at = p.To
+		}
+	}
+	return at
+}
+
 // reading reports whether the client read throughout [from, to].
 func reading(conn *Conn, from, to time.Duration) bool {
 	for _, p := range conn.Pauses {
@@ -428,6 +439,11 @@ func checkResources(h *History) []Violation {
 	var out []Violation
 	b := h.Bounds
 	for _, r := range h.Resources {
+		if r.MaxOrphan > b.OrphanQueue {
+			out = append(out, Violation{Kind: KindPinned, Client: -1, Conn: -1, Frame: -1, At: r.OrphanAt,
+				Detail: fmt.Sprintf("instance %d#%d: a socket it had closed still held %d bytes in the kernel (bound %d)",
+					r.Instance, r.Incarnation, r.MaxOrphan, b.OrphanQueue)})
+		}
 		leak := func(what string, before, after, slack int64) {
 			if after > before+slack {
 				out = append(out, Violation{Kind: KindLeak, Client: -1, Conn: -1, Frame: -1, At: r.After.At,
@@ -435,15 +451,13 @@ func checkResources(h *History) []Violation {
 						r.Instance, r.Incarnation, what, before, after, slack)})
 			}
 		}
+		if r.After.At == 0 {
+			continue // a process that did not live to the end
+		}
 		leak("file descriptors", int64(r.Before.FDs), int64(r.After.FDs), int64(b.FDSlack))
 		leak("goroutines", int64(r.Before.Goroutines), int64(r.After.Goroutines), int64(b.GoroutineSlack))
 		leak("established sockets on its port", int64(r.Before.Sockets), int64(r.After.Sockets), 0)
 		leak("bytes queued in the kernel on its sockets", r.Before.Queued, r.After.Queued, b.QueueSlack)
-		if r.MaxOrphan > b.OrphanQueue {
-			out = append(out, Violation{Kind: KindPinned, Client: -1, Conn: -1, Frame: -1, At: r.OrphanAt,
-				Detail: fmt.Sprintf("instance %d#%d: a socket it had closed still held %d bytes in the kernel (bound %d)",
-					r.Instance, r.Incarnation, r.MaxOrphan, b.OrphanQueue)})
-		}
 	}
 	return out
 }

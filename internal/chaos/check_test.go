@@ -30,7 +30,7 @@ func base() *History {
 			conn(0, ms(100), ms(5100), EndRunOver, ev(ms(210), "100-1", "t1"), ev(ms(310), "100-2", "t2"),
 				ev(ms(410), "100-3", "t3"), ev(ms(5010), "100-4", "m")),
 		}}},
-		Resources: []Resources{{Before: Sample{FDs: 10, Goroutines: 20}, After: Sample{FDs: 11, Goroutines: 22}}},
+		Resources: []Resources{{Before: Sample{FDs: 10, Goroutines: 20}, After: Sample{At: 6 * s, FDs: 11, Goroutines: 22}}},
 	}
 }
 
@@ -125,6 +125,12 @@ func TestCheckPasses(t *testing.T) {
 			split(h, 3, EndReset)
 			h.Chains[0].Conns[0].Pauses = []Interval{{From: ms(400), To: ms(2000)}}
 			h.Faults = []Fault{{Kind: FaultTerm, At: ms(410), Exited: ms(900)}}
+		},
+		"a stalled client sees the end when it reads again": func(h *History) {
+			split(h, 3, EndEOF)
+			h.Chains[0].Conns[0].Pauses = []Interval{{From: ms(300), To: 3 * s}}
+			h.Chains[0].Conns[0].EndAt = ms(3100)
+			h.Faults = []Fault{{Kind: FaultKill, At: ms(410), Exited: ms(415)}}
 		},
 		"a short wait": func(h *History) {
 			h.Chains[0].Conns[0].Waits = []Wait{{At: ms(500), For: 3 * s}}

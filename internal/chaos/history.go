@@ -156,13 +156,13 @@ type FaultKind string
 
 // The faults the runner injects.
 const (
-	FaultKill        FaultKind = "sigkill"          // SIGKILL an instance, restart it
-	FaultTerm        FaultKind = "sigterm"          // SIGTERM an instance, restart it
-	FaultRedisKill   FaultKind = "redis-kill"       // SIGKILL redis, restart from its AOF
-	FaultRedisSave   FaultKind = "redis-save"       // SAVE a snapshot to restore later
-	FaultRedisReload FaultKind = "redis-restore"    // SIGKILL redis, restart from the snapshot
-	FaultFlushAll    FaultKind = "redis-flushall"   // FLUSHALL
-	FaultRedisDown   FaultKind = "redis-down"       // SHUTDOWN SAVE, restart later (no loss)
+	FaultKill        FaultKind = "sigkill"        // SIGKILL an instance, restart it
+	FaultTerm        FaultKind = "sigterm"        // SIGTERM an instance, restart it
+	FaultRedisKill   FaultKind = "redis-kill"     // SIGKILL redis, restart from its AOF
+	FaultRedisSave   FaultKind = "redis-save"     // SAVE a snapshot to restore later
+	FaultRedisReload FaultKind = "redis-restore"  // SIGKILL redis, restart from the snapshot
+	FaultFlushAll    FaultKind = "redis-flushall" // FLUSHALL
+	FaultRedisDown   FaultKind = "redis-down"     // SHUTDOWN SAVE, restart later (no loss)
 	FaultNone        FaultKind = ""
 )
 
