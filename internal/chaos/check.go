@@ -14,20 +14,22 @@ type Kind string
 
 // The violation kinds Check reports.
 const (
-	KindGap         Kind = "gap"             // an acknowledged event skipped without a reset
-	KindDuplicate   Kind = "duplicate"       // the same id twice in a chain
-	KindOrder       Kind = "out-of-order"    // an id lower than one already received
-	KindDouble      Kind = "double-delivery" // one idempotent publish became two events
-	KindPhantom     Kind = "phantom"         // an event nobody published on a subscribed topic
-	KindCorrupt     Kind = "corrupt"         // data other than the bytes published
-	KindAckMismatch Kind = "ack-mismatch"    // one id acknowledged for two different publishes
-	KindUndelivered Kind = "undelivered"     // a reading client never got the final marker
-	KindSilent      Kind = "silent"          // no byte past the heartbeat bound on an open stream
-	KindNotEnded    Kind = "not-ended"       // a stream of a killed or stopped instance stayed open
-	KindUnclean     Kind = "unclean-end"     // SIGTERM ended a reading stream without retry and end of body
-	KindShutdown    Kind = "shutdown"        // SIGTERM did not exit 0 within the bound
-	KindLeak        Kind = "leak"            // resources above their baseline after the run
-	KindPinned      Kind = "pinned"          // a closed socket kept kernel memory
+	KindGap         Kind = "gap"               // an acknowledged event skipped without a reset
+	KindDuplicate   Kind = "duplicate"         // the same id twice in a chain
+	KindOrder       Kind = "out-of-order"      // an id lower than one already received
+	KindDouble      Kind = "double-delivery"   // one idempotent publish became two events
+	KindPhantom     Kind = "phantom"           // an event nobody published on a subscribed topic
+	KindCorrupt     Kind = "corrupt"           // data other than the bytes published
+	KindAckMismatch Kind = "ack-mismatch"      // one id acknowledged for two different publishes
+	KindUndelivered Kind = "undelivered"       // a reading client never got the final marker
+	KindSilent      Kind = "silent"            // no byte past the heartbeat bound on an open stream
+	KindNoAnswer    Kind = "no-answer"         // a GET /sse that got no response headers in time
+	KindCut         Kind = "cut-while-reading" // the server ended the stream of a client that kept reading
+	KindNotEnded    Kind = "not-ended"         // a stream of a killed or stopped instance stayed open
+	KindUnclean     Kind = "unclean-end"       // SIGTERM ended a reading stream without retry and end of body
+	KindShutdown    Kind = "shutdown"          // SIGTERM did not exit 0 within the bound
+	KindLeak        Kind = "leak"              // resources above their baseline after the run
+	KindPinned      Kind = "pinned"            // a closed socket kept kernel memory
 )
 
 // Violation is one broken rule, with where to look in the history.
@@ -73,6 +75,7 @@ func Check(h *History) []Violation {
 	for _, c := range h.Chains {
 		out = append(out, o.checkChain(c)...)
 		out = append(out, checkStreams(h, c)...)
+		out = append(out, o.checkCuts(c)...)
 	}
 	out = append(out, checkFaults(h)...)
 	out = append(out, checkResources(h)...)
@@ -325,7 +328,7 @@ func checkStreams(h *History, c *Chain) []Violation {
 	var out []Violation
 	for ci, conn := range c.Conns {
 		if conn.End == EndNoAnswer {
-			out = append(out, Violation{Kind: KindSilent, Client: c.Client, Conn: ci, Frame: -1, At: conn.Start,
+			out = append(out, Violation{Kind: KindNoAnswer, Client: c.Client, Conn: ci, Frame: -1, At: conn.Start,
 				Detail: fmt.Sprintf("no response headers within %v to GET /sse on instance %d", h.Bounds.Silence, conn.Instance)})
 		}
 		if conn.End == EndOpen {
@@ -358,6 +361,69 @@ func frameAt(conn *Conn, at time.Duration) int {
 	return i
 }
 
+// checkCuts applies "a burst larger than its queue, to a client that keeps
+// reading, is delivered without a cut": a stream the server ended is a
+// violation unless the client had paused shortly before (it stopped
+// reading), a fault came near (shutdown, resync), or the client was so far
+// behind that its position may have left history.
+func (o *oracle) checkCuts(c *Chain) []Violation {
+	var out []Violation
+	for ci, conn := range c.Conns {
+		if !conn.End.ServerEnded() || conn.Ready == 0 || !reading(conn, conn.EndAt-o.h.Bounds.StalledCut, conn.EndAt) ||
+			o.faultNear(conn) || o.lagging(conn) {
+			continue
+		}
+		out = append(out, Violation{Kind: KindCut, Client: c.Client, Conn: ci, Frame: len(conn.Frames) - 1, At: conn.EndAt,
+			Detail: fmt.Sprintf("the server ended (%s) the stream of a %s client that kept reading, on instance %d, with no fault near",
+				conn.End, c.Behaviour, conn.Instance)})
+	}
+	return out
+}
+
+// faultNear reports whether a fault explains the end of conn: its own
+// process was stopped while it was open (a slow reader sees that end only
+// after draining), or another fault was under way when it ended.
+func (o *oracle) faultNear(conn *Conn) bool {
+	for _, f := range o.h.Faults {
+		own := (f.Kind == FaultKill || f.Kind == FaultTerm) && f.Instance == conn.Instance && f.Incarnation == conn.Incarnation
+		if own && conn.Ready <= f.At || conn.EndAt >= f.At-time.Second && conn.EndAt <= max(f.At, f.Restarted)+5*time.Second {
+			return true
+		}
+	}
+	return false
+}
+
+// lagging reports whether, when conn ended, at least half of history had
+// been published after the last event it received (ticks counted at one a
+// second): a server may cut a client that falls behind history.
+func (o *oracle) lagging(conn *Conn) bool {
+	since := conn.Ready
+	for i := len(conn.Frames) - 1; i >= 0; i-- {
+		if e, ok := o.ackOf(conn.Frames[i].Token); ok {
+			since = e.done
+			break
+		}
+	}
+	n := int((conn.EndAt - since) / time.Second)
+	for _, evs := range o.byTopic {
+		for _, e := range evs {
+			if e.done > since && e.start < conn.EndAt {
+				n++
+			}
+		}
+	}
+	return n >= o.h.Bounds.ReplaySize/2
+}
+
+func (o *oracle) ackOf(token string) (acked, bool) {
+	for _, e := range o.byTopic[o.topicOf[token]] {
+		if e.token == token {
+			return e, true
+		}
+	}
+	return acked{}, false
+}
+
 // checkFaults applies the rules about streams of a killed or stopped
 // instance: each ends on the wire within the bound; after SIGTERM a client
 // that was reading gets a final retry and a terminated body, and the process
@@ -384,16 +450,18 @@ func checkFaults(h *History) []Violation {
 				if conn.EndAt != 0 && conn.EndAt < f.At {
 					continue
 				}
-				// A client that was not reading sees the end when it reads again.
-				inTime := conn.End != EndOpen && conn.EndAt-resumed(conn, f.At) <= bound
-				if inTime && !conn.End.ServerEnded() {
-					continue // the client left first
-				}
-				if !inTime {
+				// The end comes after whatever the kernel still held for the
+				// client, so a slow reader sees it late: the rule is that a
+				// client reading after the fault never waits long for bytes.
+				if waited := waitAfter(conn, resumed(conn, f.At)); waited > bound || conn.End == EndOpen || conn.End == EndWatchdog {
 					out = append(out, Violation{Kind: KindNotEnded, Client: c.Client, Conn: ci, Frame: frameAt(conn, f.At), At: f.At,
-						Detail: fmt.Sprintf("%s of instance %d#%d: the stream was still open %v after the client read again at %v (ended %q at %v)",
-							f.Kind, f.Instance, f.Incarnation, bound, resumed(conn, f.At).Round(time.Millisecond), conn.End, conn.EndAt.Round(time.Millisecond))})
+						Detail: fmt.Sprintf("%s of instance %d#%d: the stream stayed open, the client reading from %v waited %v for bytes (bound %v; ended %q at %v)",
+							f.Kind, f.Instance, f.Incarnation, resumed(conn, f.At).Round(time.Millisecond), waited.Round(time.Millisecond),
+							bound, conn.End, conn.EndAt.Round(time.Millisecond))})
 					continue
+				}
+				if !conn.End.ServerEnded() {
+					continue // the client left first
 				}
 				if f.Kind == FaultTerm && reading(conn, f.At, conn.EndAt) && (conn.End != EndEOF || conn.Retries < 2) {
 					out = append(out, Violation{Kind: KindUnclean, Client: c.Client, Conn: ci, Frame: frameAt(conn, f.At), At: conn.EndAt,
@@ -411,6 +479,17 @@ func exitText(f Fault, bound time.Duration) string {
 		return fmt.Sprintf("still running %v later (killed)", bound)
 	}
 	return fmt.Sprintf("exited with code %d after %v (bound %v)", f.ExitCode, (f.Exited - f.At).Round(time.Millisecond), bound)
+}
+
+// waitAfter is the longest a read of conn waited for bytes after from.
+func waitAfter(conn *Conn, from time.Duration) time.Duration {
+	var worst time.Duration
+	for _, w := range conn.Waits {
+		if end := w.At + w.For; end > from {
+			worst = max(worst, end-max(w.At, from))
+		}
+	}
+	return worst
 }
 
 // resumed is the first time from at on when the client was reading.

@@ -17,7 +17,7 @@ func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 func base() *History {
 	return &History{
 		Seed: 7, Mode: ModeMemory,
-		Bounds: Bounds{Silence: 4 * s, EndAfterKill: 2 * s, EndAfterTerm: 4 * s, ReplaySize: 1000,
+		Bounds: Bounds{Silence: 4 * s, EndAfterKill: 2 * s, EndAfterTerm: 4 * s, StalledCut: 5 * s, ReplaySize: 1000,
 			FDSlack: 3, GoroutineSlack: 5, QueueSlack: 1024, OrphanQueue: 64 << 10},
 		Publishes: []Publish{
 			pub("t1", "a", "100-1", ms(200)),
@@ -74,7 +74,7 @@ func TestCheckPasses(t *testing.T) {
 	cases := map[string]func(h *History){
 		"one connection": func(h *History) {},
 		"resume with no gap": func(h *History) {
-			split(h, 2, EndReset)
+			split(h, 2, EndClient)
 		},
 		"reset covers what is gone": func(h *History) {
 			split(h, 1, EndReset, reset(ms(330)))
@@ -126,11 +126,21 @@ func TestCheckPasses(t *testing.T) {
 			h.Chains[0].Conns[0].Pauses = []Interval{{From: ms(400), To: ms(2000)}}
 			h.Faults = []Fault{{Kind: FaultTerm, At: ms(410), Exited: ms(900)}}
 		},
+		"a slow reader drains before it sees the end": func(h *History) {
+			split(h, 3, EndTruncated)
+			h.Chains[0].Conns[0].EndAt = 6 * s
+			h.Chains[0].Conns[0].Waits = []Wait{{At: ms(5000), For: ms(1000)}}
+			h.Faults = []Fault{{Kind: FaultKill, At: ms(410), Exited: ms(415)}}
+		},
 		"a stalled client sees the end when it reads again": func(h *History) {
 			split(h, 3, EndEOF)
 			h.Chains[0].Conns[0].Pauses = []Interval{{From: ms(300), To: 3 * s}}
 			h.Chains[0].Conns[0].EndAt = ms(3100)
 			h.Faults = []Fault{{Kind: FaultKill, At: ms(410), Exited: ms(415)}}
+		},
+		"a client cut after it stopped reading": func(h *History) {
+			split(h, 2, EndEOF)
+			h.Chains[0].Conns[0].Pauses = []Interval{{From: ms(100), To: ms(300)}}
 		},
 		"a short wait": func(h *History) {
 			h.Chains[0].Conns[0].Waits = []Wait{{At: ms(500), For: 3 * s}}
@@ -212,15 +222,19 @@ func TestCheckFails(t *testing.T) {
 			c := h.Chains[0].Conns[0]
 			c.Frames = c.Frames[:3]
 		}},
+		"a reading client cut": {KindCut, func(h *History) {
+			split(h, 2, EndEOF)
+		}},
 		"silent stream": {KindSilent, func(h *History) {
 			h.Chains[0].Conns[0].Waits = []Wait{{At: ms(500), For: 5 * s}}
 		}},
-		"no answer": {KindSilent, func(h *History) {
+		"no answer": {KindNoAnswer, func(h *History) {
 			h.Chains[0].Conns = append([]*Conn{{Start: 0, End: EndNoAnswer, EndAt: 4 * s, Incarnation: -1}}, h.Chains[0].Conns...)
 		}},
 		"stream not ended after sigkill": {KindNotEnded, func(h *History) {
 			split(h, 3, EndReset)
-			h.Chains[0].Conns[0].EndAt = 3 * s
+			h.Chains[0].Conns[0].EndAt = 4 * s
+			h.Chains[0].Conns[0].Waits = []Wait{{At: ms(500), For: ms(3500)}}
 			h.Faults = []Fault{{Kind: FaultKill, At: ms(410), Exited: ms(415)}}
 		}},
 		"stream ended by the client only": {KindNotEnded, func(h *History) {

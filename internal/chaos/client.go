@@ -1,14 +1,17 @@
 package chaos
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -115,7 +118,7 @@ func (c *client) connect(ctx context.Context, inst int, next *int) (int, bool) {
 	st := &connState{stop: cancel}
 	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true, DisableCompression: true,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			d := net.Dialer{Timeout: 2 * time.Second}
+			d := net.Dialer{Timeout: 2 * time.Second, Control: c.smallRcvBuf}
 			nc, err := d.DialContext(ctx, network, addr)
 			if err == nil {
 				st.tcp.Store(nc.(*net.TCPConn))
@@ -131,7 +134,12 @@ func (c *client) connect(ctx context.Context, inst int, next *int) (int, bool) {
 	// A server that never answers (a request body it waits for) must not
 	// hold the client: past the silence bound it is a silent connection.
 	noAnswer := time.AfterFunc(c.r.bounds.Silence, func() { st.end(EndNoAnswer, false) })
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	var resp *http.Response
+	if c.plan.Behaviour == HalfBody {
+		resp, err = halfBodyGet(cctx, tr.DialContext, req)
+	} else {
+		resp, err = (&http.Client{Transport: tr}).Do(req)
+	}
 	noAnswer.Stop()
 	if err != nil {
 		conn.End, conn.Err, conn.EndAt = EndDial, err.Error(), c.r.now()
@@ -149,7 +157,7 @@ func (c *client) connect(ctx context.Context, inst int, next *int) (int, bool) {
 		conn.End, conn.Err, conn.EndAt = EndStatus, string(body), c.r.now()
 		return -1, false
 	}
-	g := newGate(resp.Body, c.r.now, c.r.bounds.Silence/2)
+	g := newGate(resp.Body, c.r.now, min(c.r.bounds.Silence/2, c.r.bounds.EndAfterKill/2))
 	st.gate.Store(g)
 	done := make(chan struct{})
 	go c.read(conn, in, g, st, done)
@@ -164,16 +172,9 @@ func (c *client) request(ctx context.Context, in *instance) (*http.Request, erro
 	if c.lastID != "" && c.plan.Query {
 		q.Set("lastEventId", c.lastID)
 	}
-	var body io.Reader
-	if c.plan.Behaviour == HalfBody {
-		body = stalledBody{ctx}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.url()+"/sse?"+q.Encode(), body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.url()+"/sse?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err
-	}
-	if body != nil {
-		req.ContentLength = 10 // announced, never sent
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	if c.lastID != "" && !c.plan.Query {
@@ -182,12 +183,51 @@ func (c *client) request(ctx context.Context, in *instance) (*http.Request, erro
 	return req, nil
 }
 
-// stalledBody is a request body that never comes.
-type stalledBody struct{ ctx context.Context }
+// smallRcvBuf gives the socket of a client planned with RcvBuf a small
+// receive buffer, so its stalls fill the server's socket with little data.
+func (c *client) smallRcvBuf(_, _ string, raw syscall.RawConn) error {
+	if c.plan.RcvBuf == 0 {
+		return nil
+	}
+	var serr error
+	err := raw.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, c.plan.RcvBuf)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
 
-func (b stalledBody) Read([]byte) (int, error) {
-	<-b.ctx.Done()
-	return 0, b.ctx.Err()
+// halfBodyGet sends req by hand with a Content-Length and no body (net/http
+// would send a body it cannot produce as chunked), then reads the answer.
+func halfBodyGet(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), req *http.Request) (*http.Response, error) {
+	nc, err := dial(ctx, "tcp", req.URL.Host)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 10\r\n", req.URL.RequestURI(), req.URL.Host)
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+		}
+	}
+	b.WriteString("\r\n")
+	if _, err := io.WriteString(nc, b.String()); err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(nc), req)
+	if err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{resp.Body, nc}
+	return resp, nil
 }
 
 // control runs the connection's planned actions until its reader is done.

@@ -41,6 +41,9 @@ type Bounds struct {
 	// after its instance got SIGKILL or SIGTERM.
 	EndAfterKill time.Duration
 	EndAfterTerm time.Duration
+	// StalledCut is how long before its stream ended a client may have
+	// paused and been cut for it: the write timeout plus time to drain.
+	StalledCut time.Duration
 	// ReplaySize is Sse.Replay.Size: a key older than that many events may
 	// have left history, so its retry may publish again.
 	ReplaySize int

@@ -82,8 +82,8 @@ func isClosed(ch chan struct{}) bool {
 func Run(ctx context.Context, s Schedule, cfg Config) (*History, error) {
 	r := &runner{s: s, cfg: cfg, start: time.Now(), final: make(chan struct{}),
 		resources: map[int]*Resources{}, killed: map[int][]Interval{}, markers: map[string]string{}}
-	r.bounds = Bounds{Silence: 4 * heartbeat, EndAfterKill: 2 * time.Second, EndAfterTerm: shutdownWait + time.Second,
-		ReplaySize: replaySize, FDSlack: 4, GoroutineSlack: 8, QueueSlack: 64 << 10, OrphanQueue: 64 << 10}
+	r.bounds = Bounds{Silence: 4 * heartbeat, EndAfterKill: 3 * time.Second, EndAfterTerm: shutdownWait + time.Second,
+		StalledCut: writeTimeout + 3*time.Second, ReplaySize: replaySize, FDSlack: 4, GoroutineSlack: 8, QueueSlack: 64 << 10, OrphanQueue: 64 << 10}
 	if cfg.Silence > 0 {
 		r.bounds.Silence = cfg.Silence
 	}

@@ -54,7 +54,10 @@ type ClientPlan struct {
 	Start     time.Duration
 	// FrameDelay is how long a slow client sleeps after each frame.
 	FrameDelay time.Duration
-	Actions    []Action
+	// RcvBuf, when set, is the client's socket receive buffer: small, so a
+	// stall fills the server's socket with little data.
+	RcvBuf  int
+	Actions []Action
 	// Seed drives the client's choices at run time that depend on what
 	// happened (reconnect delays, the instance after a failed dial).
 	Seed uint64
@@ -160,11 +163,19 @@ func (s *Schedule) client(r *rand.Rand, id int) ClientPlan {
 	case Never:
 		c.Actions = []Action{{At: c.Start, Kind: ActStall, For: s.Duration}}
 	}
+	if (c.Behaviour == Stall || c.Behaviour == Never) && r.IntN(2) == 0 {
+		c.RcvBuf = 4096
+	}
 	for at := c.Start + between(r, time.Second, 4*time.Second); at < s.Duration; {
 		a := Action{At: at}
 		switch c.Behaviour {
 		case Stall:
-			a.Kind, a.For = ActStall, between(r, 500*time.Millisecond, 6*time.Second)
+			// short stalls end before the server's write times out, long
+			// ones after: both sides of the slow-client cut
+			a.Kind, a.For = ActStall, between(r, 300*time.Millisecond, 1800*time.Millisecond)
+			if r.IntN(2) == 0 {
+				a.For = between(r, 2*time.Second, 6*time.Second)
+			}
 		case Abrupt, HalfBody:
 			a.Kind = []ActionKind{ActClose, ActReset}[r.IntN(2)]
 		case Hop:
@@ -183,15 +194,19 @@ func (s *Schedule) client(r *rand.Rand, id int) ClientPlan {
 	return c
 }
 
-// bursts plans the publishes: mostly small bursts, and a quarter of them
-// from one to four times ClientBuffer, so queues fill while clients read.
+// bursts plans the publishes: mostly small bursts, a quarter of them one to
+// four times ClientBuffer and one in eight six to eight times, so queues
+// fill while clients read.
 func (s *Schedule) bursts(r *rand.Rand) []Burst {
 	var out []Burst
 	for at := between(r, 300*time.Millisecond, time.Second); at < s.Duration; at += between(r, 100*time.Millisecond, 1200*time.Millisecond) {
 		b := Burst{Index: len(out), At: at, Topic: s.Topics[r.IntN(len(s.Topics))], Instance: r.IntN(s.Instances)}
 		n := 1 + r.IntN(20)
-		if r.IntN(4) == 0 {
+		switch r.IntN(8) {
+		case 0, 1:
 			n = s.ClientBuffer + r.IntN(3*s.ClientBuffer+1)
+		case 2:
+			n = 6*s.ClientBuffer + r.IntN(2*s.ClientBuffer+1)
 		}
 		lastKey := ""
 		for i := range n {
