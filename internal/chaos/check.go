@@ -64,8 +64,10 @@ type acked struct {
 type oracle struct {
 	h       *History
 	byTopic map[string][]acked // sorted by id
-	topicOf map[string]string  // token → topic, every attempt (acked or not)
-	losses  []time.Duration    // faults that may lose history
+	byToken map[string]acked
+	dones   []time.Duration   // when each acknowledged event was acked, sorted
+	topicOf map[string]string // token → topic, every attempt (acked or not)
+	losses  []time.Duration   // faults that may lose history
 }
 
 // Check verifies h against the contract and returns every violation, in
@@ -88,7 +90,7 @@ func Check(h *History) []Violation {
 // and one token (one idempotent publish) is never acknowledged with two ids
 // while its key is in history.
 func newOracle(h *History) (*oracle, []Violation) {
-	o := &oracle{h: h, byTopic: map[string][]acked{}, topicOf: map[string]string{}}
+	o := &oracle{h: h, byTopic: map[string][]acked{}, byToken: map[string]acked{}, topicOf: map[string]string{}}
 	for _, f := range h.Faults {
 		if f.Kind.LosesHistory(h.Mode) {
 			o.losses = append(o.losses, f.At)
@@ -126,8 +128,12 @@ func newOracle(h *History) (*oracle, []Violation) {
 			continue // a retry answered with the same id: one event
 		}
 		tokenOfID[p.ID], idsOfToken[p.Token] = p, p
-		o.byTopic[p.Topic] = append(o.byTopic[p.Topic], acked{id: id, text: p.ID, token: p.Token, start: p.Start, done: p.Done})
+		e := acked{id: id, text: p.ID, token: p.Token, start: p.Start, done: p.Done}
+		o.byTopic[p.Topic] = append(o.byTopic[p.Topic], e)
+		o.byToken[p.Token] = e
+		o.dones = append(o.dones, p.Done)
 	}
+	slices.Sort(o.dones)
 	for t := range o.byTopic {
 		slices.SortFunc(o.byTopic[t], func(a, b acked) int { return cmpID(a.id, b.id) })
 	}
@@ -153,15 +159,15 @@ func (o *oracle) excused(from, to time.Duration) bool {
 			return true
 		}
 	}
-	n := int((to - from) / time.Second)
-	for _, evs := range o.byTopic {
-		for _, e := range evs {
-			if e.done > from && e.start < to {
-				n++
-			}
-		}
-	}
-	return n >= o.h.Bounds.ReplaySize
+	return o.published(from, to) >= o.h.Bounds.ReplaySize
+}
+
+// published counts the events acknowledged between from and to, ticks
+// included at one a second.
+func (o *oracle) published(from, to time.Duration) int {
+	lo, _ := slices.BinarySearch(o.dones, from)
+	hi, _ := slices.BinarySearch(o.dones, to)
+	return hi - lo + int((to-from)/time.Second)
 }
 
 // between returns the acknowledged events of topics with lo < id < hi (no
@@ -169,7 +175,12 @@ func (o *oracle) excused(from, to time.Duration) bool {
 func (o *oracle) between(topics []string, lo *eventid.ID, hi *eventid.ID, since time.Duration) []acked {
 	var out []acked
 	for _, t := range topics {
-		for _, e := range o.byTopic[t] {
+		evs := o.byTopic[t]
+		from := 0
+		if lo != nil {
+			from, _ = slices.BinarySearchFunc(evs, *lo, func(e acked, id eventid.ID) int { return cmpID(e.id, id) })
+		}
+		for _, e := range evs[from:] {
 			if lo != nil && !lo.Less(e.id) {
 				continue
 			}
@@ -399,29 +410,12 @@ func (o *oracle) faultNear(conn *Conn) bool {
 func (o *oracle) lagging(conn *Conn) bool {
 	since := conn.Ready
 	for i := len(conn.Frames) - 1; i >= 0; i-- {
-		if e, ok := o.ackOf(conn.Frames[i].Token); ok {
+		if e, ok := o.byToken[conn.Frames[i].Token]; ok {
 			since = e.done
 			break
 		}
 	}
-	n := int((conn.EndAt - since) / time.Second)
-	for _, evs := range o.byTopic {
-		for _, e := range evs {
-			if e.done > since && e.start < conn.EndAt {
-				n++
-			}
-		}
-	}
-	return n >= o.h.Bounds.ReplaySize/2
-}
-
-func (o *oracle) ackOf(token string) (acked, bool) {
-	for _, e := range o.byTopic[o.topicOf[token]] {
-		if e.token == token {
-			return e, true
-		}
-	}
-	return acked{}, false
+	return o.published(since, conn.EndAt) >= o.h.Bounds.ReplaySize/2
 }
 
 // checkFaults applies the rules about streams of a killed or stopped

@@ -352,7 +352,7 @@ func (r *runner) allLive() bool {
 // finish gives every client a bounded time to receive its markers; a
 // never-reading client has megabytes to drain first.
 func (r *runner) finish(ctx context.Context) {
-	deadline := time.Now().Add(10*time.Second + 3*r.bounds.Silence)
+	deadline := time.Now().Add(5*time.Second + 2*r.bounds.Silence)
 	for _, c := range r.clients {
 		select {
 		case <-c.markersSeen:
