@@ -23,9 +23,14 @@ func Explain(h *History, v Violation) string {
 	if v.Client >= 0 && v.Client < len(h.Chains) {
 		explainChain(&b, h, h.Chains[v.Client], v)
 	}
-	faults := 0
+	faults, from := 0, v.At-4*window
+	for _, p := range h.Publishes {
+		if p.Acked() && slices.Contains(v.IDs, p.ID) {
+			from = min(from, p.Start-window)
+		}
+	}
 	for _, f := range h.Faults {
-		if f.At >= v.At-4*window && f.At <= v.At+window {
+		if f.At >= from && f.At <= v.At+window {
 			if faults == 0 {
 				b.WriteString("  faults near it:\n")
 			}

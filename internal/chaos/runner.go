@@ -219,7 +219,8 @@ func (r *runner) bringUp(ctx context.Context, in *instance) error {
 	return nil
 }
 
-// runBursts starts each burst at its time; bursts may overlap.
+// runBursts starts each burst at its time, with Parallel publishers taking
+// every Parallel-th event; bursts may overlap.
 func (r *runner) runBursts(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -227,16 +228,15 @@ func (r *runner) runBursts(ctx context.Context) {
 		if !sleepCtx(ctx, b.At-r.now()) {
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, p := range b.Events {
-				if ctx.Err() != nil {
-					return
+		for w := range max(1, b.Parallel) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(b.Events) && ctx.Err() == nil; i += max(1, b.Parallel) {
+					r.pub.publish(ctx, b.Instance, b.Events[i])
 				}
-				r.pub.publish(ctx, b.Instance, p)
-			}
-		}()
+			}()
+		}
 	}
 }
 

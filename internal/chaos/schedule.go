@@ -88,6 +88,9 @@ type Burst struct {
 	At       time.Duration
 	Topic    string
 	Instance int
+	// Parallel is how many publishers share the burst: big bursts come from
+	// several at once, so they reach the log faster than one reader drains.
+	Parallel int
 	Events   []PlannedPublish
 }
 
@@ -200,13 +203,15 @@ func (s *Schedule) client(r *rand.Rand, id int) ClientPlan {
 func (s *Schedule) bursts(r *rand.Rand) []Burst {
 	var out []Burst
 	for at := between(r, 300*time.Millisecond, time.Second); at < s.Duration; at += between(r, 100*time.Millisecond, 1200*time.Millisecond) {
-		b := Burst{Index: len(out), At: at, Topic: s.Topics[r.IntN(len(s.Topics))], Instance: r.IntN(s.Instances)}
+		b := Burst{Index: len(out), At: at, Topic: s.Topics[r.IntN(len(s.Topics))], Instance: r.IntN(s.Instances), Parallel: 1}
 		n := 1 + r.IntN(20)
 		switch r.IntN(8) {
 		case 0, 1:
 			n = s.ClientBuffer + r.IntN(3*s.ClientBuffer+1)
+			b.Parallel = 1 + r.IntN(4)
 		case 2:
 			n = 6*s.ClientBuffer + r.IntN(2*s.ClientBuffer+1)
+			b.Parallel = 4 + r.IntN(5)
 		}
 		lastKey := ""
 		for i := range n {

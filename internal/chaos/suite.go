@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 )
 
 // Result is one checked run.
@@ -46,6 +47,13 @@ func Report(w io.Writer, res Result) {
 	}
 	fmt.Fprintf(w, "seed %d, mode %s: %d clients, %d connections, %d events received, %d publish attempts (%d acknowledged), %d faults\n",
 		h.Seed, h.Mode, len(h.Chains), conns, frames, len(h.Publishes), acked, len(h.Faults))
+	if len(h.Faults) > 0 {
+		fmt.Fprint(w, "  faults:")
+		for _, f := range h.Faults {
+			fmt.Fprintf(w, " %v %s %d#%d;", f.At.Round(100*time.Millisecond), f.Kind, f.Instance, f.Incarnation)
+		}
+		fmt.Fprintln(w)
+	}
 	for _, r := range h.Resources {
 		if r.After.At > 0 {
 			fmt.Fprintf(w, "  instance %d#%d: fds %d→%d, goroutines %d→%d, sockets %d→%d, kernel queue %d→%d B, sockstat mem %d→%d pages, max orphan %d B\n",
