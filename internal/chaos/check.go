@@ -99,7 +99,20 @@ func newOracle(h *History) (*oracle, []Violation) {
 	var out []Violation
 	tokenOfID := map[string]Publish{}
 	idsOfToken := map[string]Publish{}
-	for _, p := range h.Publishes {
+	// The log is in order of answers, not of the server's decisions: an
+	// answer that created the event comes before one that found it a
+	// duplicate, so the id goes to the publish that created it.
+	pubs := slices.Clone(h.Publishes)
+	slices.SortStableFunc(pubs, func(a, b Publish) int {
+		switch {
+		case a.Dup == b.Dup:
+			return 0
+		case b.Dup:
+			return -1
+		}
+		return 1
+	})
+	for _, p := range pubs {
 		o.topicOf[p.Token] = p.Topic
 		if !p.Acked() {
 			continue
@@ -397,7 +410,7 @@ func (o *oracle) checkCuts(c *Chain) []Violation {
 func (o *oracle) faultNear(conn *Conn) bool {
 	for _, f := range o.h.Faults {
 		own := (f.Kind == FaultKill || f.Kind == FaultTerm) && f.Instance == conn.Instance && f.Incarnation == conn.Incarnation
-		if own && conn.Ready <= f.At || conn.EndAt >= f.At-time.Second && conn.EndAt <= max(f.At, f.Restarted)+5*time.Second {
+		if own && conn.Ready <= f.At || conn.EndAt >= f.At-time.Second && conn.EndAt <= max(f.At, f.Restarted)+8*time.Second {
 			return true
 		}
 	}

@@ -101,6 +101,11 @@ func TestCheckPasses(t *testing.T) {
 			next.Incarnation = 1
 			h.Chains[0].Conns = append(h.Chains[0].Conns, next)
 		},
+		"a duplicate answered before the publish it found": func(h *History) {
+			d := pub("t2", "a", "100-2", ms(299))
+			d.Dup = true
+			h.Publishes = append([]Publish{d}, h.Publishes...)
+		},
 		"an unacknowledged publish appears once": func(h *History) {
 			h.Publishes = append(h.Publishes, Publish{Token: "u", Topic: "a", Start: ms(350), Done: ms(3350), Err: "timeout"})
 			c := h.Chains[0].Conns[0]
@@ -208,6 +213,10 @@ func TestCheckFails(t *testing.T) {
 		"a key answered with another topic's event": {KindAckMismatch, func(h *History) {
 			h.Publishes = append(h.Publishes, Publish{Token: "b1", Topic: "b", Key: "k", Start: ms(350), Done: ms(351),
 				Status: 200, ID: "100-2", Dup: true})
+		}},
+		"another topic's key answered first": {KindAckMismatch, func(h *History) {
+			d := Publish{Token: "b1", Topic: "b", Key: "k", Start: ms(290), Done: ms(291), Status: 200, ID: "100-2", Dup: true}
+			h.Publishes = append([]Publish{d}, h.Publishes...)
 		}},
 		"an event nobody published": {KindPhantom, func(h *History) {
 			h.Chains[0].Conns[0].Frames[1].Token = "zz"

@@ -53,7 +53,8 @@ type Bounds struct {
 	FDSlack, GoroutineSlack int
 	QueueSlack              int64
 	// OrphanQueue is how many bytes a socket the server already closed may
-	// still hold in the kernel; a cut stream must free its memory at once.
+	// still hold in the kernel while nobody drains it; a cut stream must
+	// free its memory at once.
 	OrphanQueue int64
 }
 

@@ -398,9 +398,10 @@ func withinBaseline(before, after Sample, b Bounds) bool {
 }
 
 // sampleOrphans watches, twice a second, the sockets each instance has
-// closed but the kernel still holds data for. One seen in two samples in a
-// row counts (a socket being reset is gone by the next sample), except right
-// after a SIGKILL, when the kernel closed everything.
+// closed but the kernel still holds data for. One that holds as much or
+// more in the next sample counts: nobody reads it and the server did not
+// reset it (a socket being reset is gone by then, one a client drains
+// shrinks). Right after a SIGKILL the kernel closed everything: excused.
 func (r *runner) sampleOrphans(ctx context.Context) {
 	type seen struct {
 		bytes int64
@@ -435,8 +436,9 @@ func (r *runner) sampleOrphans(ctx context.Context) {
 					p = seen{bytes: q, inc: inc}
 				}
 				cur[k] = seen{bytes: q, inc: p.inc}
-				if ok && !excused && p.inc == res.Incarnation && min(p.bytes, q) > res.MaxOrphan {
-					res.MaxOrphan, res.OrphanAt = min(p.bytes, q), now
+				// draining means a client is reading it: memory in use, not pinned
+				if ok && q >= p.bytes && !excused && p.inc == res.Incarnation && q > res.MaxOrphan {
+					res.MaxOrphan, res.OrphanAt = q, now
 				}
 			}
 			r.mu.Unlock()
