@@ -318,6 +318,11 @@ func TestGenerateIsReproducible(t *testing.T) {
 	o.Seed, o.Clients = 42, 5
 	require.Equal(t, a.Bursts, Generate(o).Bursts, "fewer clients keep the same bursts")
 	require.Equal(t, a.Clients[:5], Generate(o).Clients)
+	o.Clients, o.Only = 20, []int{7}
+	require.Equal(t, a.Clients[7:8], Generate(o).Clients, "one client alone keeps its plan")
+	short := o
+	short.Duration = 15 * s
+	require.Equal(t, a.Bursts[:len(Generate(short).Bursts)], Generate(short).Bursts, "a shorter run keeps the bursts' prefix")
 }
 
 func TestPayloadRoundTrip(t *testing.T) {

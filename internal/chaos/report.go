@@ -20,8 +20,10 @@ const window = 3 * time.Second
 func Explain(h *History, v Violation) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d, mode %s: %s\n", h.Seed, h.Mode, v)
-	if v.Client >= 0 && v.Client < len(h.Chains) {
-		explainChain(&b, h, h.Chains[v.Client], v)
+	for _, c := range h.Chains {
+		if c.Client == v.Client {
+			explainChain(&b, h, c, v)
+		}
 	}
 	faults, from := 0, v.At-4*window
 	for _, p := range h.Publishes {

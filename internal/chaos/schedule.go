@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,6 +31,9 @@ type Options struct {
 	Clients      int
 	ClientBuffer int
 	Faults       bool
+	// Only, when set, runs only these clients (by ID) of the Clients
+	// planned: a smaller run aimed at one violation.
+	Only []int
 }
 
 // Schedule is everything the seed decides: the clients, the bursts and the
@@ -117,9 +121,14 @@ type FaultPlan struct {
 // topics and every burst reaches many of them.
 const numTopics = 4
 
-// Generate turns o into a schedule. Clients, bursts and faults draw from
-// separate PCG streams of the seed, so fewer clients or no faults (for
-// shrinking) leave the other decisions as they were.
+// clientStream is the first PCG stream of the clients: client i draws from
+// stream clientStream+i.
+const clientStream = 1000
+
+// Generate turns o into a schedule. Each client, the bursts and the faults
+// draw from their own PCG stream of the seed, and every plan is generated in
+// time order, so fewer clients, no faults or a shorter run (for shrinking)
+// leave the other decisions, and the earlier ones, as they were.
 func Generate(o Options) Schedule {
 	s := Schedule{Options: o, Instances: 1}
 	if o.Mode == ModeRedis {
@@ -128,9 +137,10 @@ func Generate(o Options) Schedule {
 	for i := range numTopics {
 		s.Topics = append(s.Topics, fmt.Sprintf("chaos/%d", i))
 	}
-	cr := rand.New(rand.NewPCG(o.Seed, 1))
 	for i := range o.Clients {
-		s.Clients = append(s.Clients, s.client(cr, i))
+		if len(o.Only) == 0 || slices.Contains(o.Only, i) {
+			s.Clients = append(s.Clients, s.client(rand.New(rand.NewPCG(o.Seed, clientStream+uint64(i))), i))
+		}
 	}
 	s.Bursts = s.bursts(rand.New(rand.NewPCG(o.Seed, 2)))
 	if o.Faults {

@@ -25,6 +25,29 @@ func RunChecked(ctx context.Context, o Options, cfg Config) (Result, error) {
 	return Result{Schedule: s, History: h, Violations: Check(h)}, nil
 }
 
+// Shrunk returns the options of a smaller run aimed at v: the same seed,
+// only v's client, and the run cut a few seconds after v, so the bursts and
+// faults up to it are the same. Nil when v involves no client.
+func Shrunk(o Options, v Violation) *Options {
+	if v.Client < 0 {
+		return nil
+	}
+	small := o
+	small.Only = []int{v.Client}
+	small.Duration = min(o.Duration, (v.At + 5*time.Second).Round(time.Second))
+	return &small
+}
+
+// Reproduces reports whether res has a violation of kind.
+func (res Result) Reproduces(kind Kind) bool {
+	for _, v := range res.Violations {
+		if v.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
 // perKind bounds how many violations of one kind Report explains in full;
 // the rest are counted.
 const perKind = 3
