@@ -332,3 +332,25 @@ func TestPayloadRoundTrip(t *testing.T) {
 	}
 	require.Empty(t, TokenOf(`{"time":"x"}`))
 }
+
+// One key names one publish per topic: otherwise a correct server's
+// duplicate answer would look like a key leaking across topics.
+func TestGenerateKeysAreOnePublishPerTopic(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(20) {
+		sch := Generate(Options{Seed: seed, Mode: ModeRedis, Duration: 60 * s, Clients: 1, ClientBuffer: 64})
+		owner := map[[2]string]string{}
+		for _, b := range sch.Bursts {
+			for _, p := range b.Events {
+				if p.Key == "" {
+					continue
+				}
+				k := [2]string{p.Topic, p.Key}
+				if tok, ok := owner[k]; ok {
+					require.Equal(t, tok, p.Token, "seed %d: key %s on %s", seed, p.Key, p.Topic)
+				}
+				owner[k] = p.Token
+			}
+		}
+	}
+}

@@ -228,8 +228,9 @@ func (s *Schedule) bursts(r *rand.Rand) []Burst {
 			p := PlannedPublish{Token: fmt.Sprintf("b%d.%d", b.Index, i), Topic: b.Topic, RetryInstance: r.IntN(s.Instances)}
 			switch k := r.IntN(100); {
 			case k < 5 && lastKey != "":
-				// the same key on another topic must be another event
-				p.Key = lastKey
+				// the same key on another topic must be another event; once
+				// only, so one key never names two publishes of one topic
+				p.Key, lastKey = lastKey, ""
 				p.Topic = s.Topics[(topicIndex(s.Topics, b.Topic)+1+r.IntN(len(s.Topics)-1))%len(s.Topics)]
 			case k < 45:
 				p.Key = "k" + p.Token
