@@ -290,7 +290,7 @@ func (o *oracle) checkChain(c *Chain) []Violation {
 	}
 	for _, t := range c.Topics {
 		m, ok := o.h.Markers[t]
-		if !ok || st.markers[m] {
+		if !ok || st.markers[m] || !subscribedAtEnd(c, o.h.QuiesceAt) {
 			continue
 		}
 		missing := o.between(c.Topics, st.last, nil, sinceFor(st.last, subscribed))
@@ -304,6 +304,19 @@ func (o *oracle) checkChain(c *Chain) []Violation {
 			t, orStart(st.lastText), len(missing), listIDs(missing))
 	}
 	return out
+}
+
+// subscribedAtEnd reports whether the chain had a stream in the final phase:
+// one that was subscribed then or after. A chain the server never served
+// then (every request refused, or never answered) owes nothing: its
+// requests are judged on their own.
+func subscribedAtEnd(c *Chain, quiesce time.Duration) bool {
+	for _, conn := range c.Conns {
+		if conn.Ready > 0 && (conn.EndAt >= quiesce || conn.End == EndOpen) {
+			return true
+		}
+	}
+	return false
 }
 
 // sinceFor is the publish start from which events are owed: any time once

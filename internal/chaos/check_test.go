@@ -147,6 +147,11 @@ func TestCheckPasses(t *testing.T) {
 			split(h, 2, EndEOF)
 			h.Chains[0].Conns[0].Pauses = []Interval{{From: ms(100), To: ms(300)}}
 		},
+		"a client the server never served owes no marker": func(h *History) {
+			h.QuiesceAt = 4 * s
+			h.Chains = append(h.Chains, &Chain{Client: 1, Topics: []string{"a"}, Behaviour: HalfBody, Conns: []*Conn{
+				{Start: ms(4100), Status: 400, End: EndStatus, EndAt: ms(4101), Incarnation: -1}}})
+		},
 		"a short wait": func(h *History) {
 			h.Chains[0].Conns[0].Waits = []Wait{{At: ms(500), For: 3 * s}}
 		},
@@ -228,6 +233,7 @@ func TestCheckFails(t *testing.T) {
 			h.Chains[0].Conns[0].Frames[1].Corrupt = true
 		}},
 		"final marker missing": {KindUndelivered, func(h *History) {
+			h.QuiesceAt = 4 * s
 			c := h.Chains[0].Conns[0]
 			c.Frames = c.Frames[:3]
 		}},

@@ -21,6 +21,11 @@ const (
 	writeTimeout = 2 * time.Second
 	shutdownWait = 3 * time.Second
 	replaySize   = 10000
+	// orphanQueue is how much a socket the server closed may keep while
+	// nobody reads it: a bounded send buffer (a stream cut for not reading
+	// is reset and keeps nothing); Linux's autotuned buffer, up to 4 MiB,
+	// is not a bound.
+	orphanQueue = 256 << 10
 )
 
 // Config is how to run a schedule.
@@ -83,7 +88,7 @@ func Run(ctx context.Context, s Schedule, cfg Config) (*History, error) {
 	r := &runner{s: s, cfg: cfg, start: time.Now(), final: make(chan struct{}),
 		resources: map[int]*Resources{}, killed: map[int][]Interval{}, markers: map[string]string{}}
 	r.bounds = Bounds{Silence: 4 * heartbeat, EndAfterKill: 3 * time.Second, EndAfterTerm: shutdownWait + time.Second,
-		StalledCut: writeTimeout + 3*time.Second, ReplaySize: replaySize, FDSlack: 4, GoroutineSlack: 8, QueueSlack: 64 << 10, OrphanQueue: 64 << 10}
+		StalledCut: writeTimeout + 3*time.Second, ReplaySize: replaySize, FDSlack: 4, GoroutineSlack: 8, QueueSlack: 64 << 10, OrphanQueue: orphanQueue}
 	if cfg.Silence > 0 {
 		r.bounds.Silence = cfg.Silence
 	}
