@@ -18,10 +18,13 @@ import (
 // against the real binary (memory mode, then Redis mode with two instances
 // and a real redis-server), failing on any violation with the seed and the
 // projection of the history onto it. CHAOS_SEED reruns a seed,
-// CHAOS_DURATION changes the length. Bounds are loose enough for -race on
+// CHAOS_DURATION changes the length, CHAOS_BIN runs another binary. Bounds are loose enough for -race on
 // two busy cores: a correct server never fails it.
 func TestChaosShort(t *testing.T) {
-	bin := testkit.Binary(t)
+	bin := os.Getenv("CHAOS_BIN")
+	if bin == "" {
+		bin = testkit.Binary(t)
+	}
 	seed := envSeed(t)
 	duration := 25 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("CHAOS_DURATION")); err == nil {
