@@ -19,6 +19,7 @@ const (
 	KindOrder       Kind = "out-of-order"      // an id lower than one already received
 	KindDouble      Kind = "double-delivery"   // one idempotent publish became two events
 	KindPhantom     Kind = "phantom"           // an event nobody published on a subscribed topic
+	KindNeedless    Kind = "needless-reset"    // a reset for an id the server still had
 	KindCorrupt     Kind = "corrupt"           // data other than the bytes published
 	KindAckMismatch Kind = "ack-mismatch"      // one id acknowledged for two different publishes
 	KindUndelivered Kind = "undelivered"       // a reading client never got the final marker
@@ -213,6 +214,8 @@ func (o *oracle) between(topics []string, lo *eventid.ID, hi *eventid.ID, since 
 type chainState struct {
 	last      *eventid.ID
 	lastText  string
+	lastInc   int           // the process that sent the last id
+	lastAt    time.Duration // when it came
 	resetSeen bool
 	tokens    map[string]seenAt
 	markers   map[string]bool
@@ -243,6 +246,10 @@ func (o *oracle) checkChain(c *Chain) []Violation {
 		for fi, f := range conn.Frames {
 			if f.IsReset() {
 				st.resetSeen = true
+				if st.last != nil && conn.LastEventID == st.lastText && o.retained(st, conn, f.At) {
+					v(KindNeedless, ci, fi, f.At, []string{st.lastText}, "reset %q for %s, which the server still had (sent by %d#%d at %v)",
+						f.Reason, st.lastText, conn.Instance, st.lastInc, st.lastAt.Round(time.Millisecond))
+				}
 				continue
 			}
 			if f.Event == "tick" {
@@ -283,7 +290,7 @@ func (o *oracle) checkChain(c *Chain) []Violation {
 				}
 			}
 			st.resetSeen = false
-			st.last, st.lastText = &id, f.ID
+			st.last, st.lastText, st.lastInc, st.lastAt = &id, f.ID, conn.Incarnation, f.At
 			st.tokens[f.Token] = seenAt{id: f.ID, at: f.At}
 			st.markers[f.Token] = true
 		}
@@ -317,6 +324,23 @@ func subscribedAtEnd(c *Chain, quiesce time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// retained reports whether the chain's last id was surely still in the
+// history conn resumed from at: in memory mode, the same process sent it;
+// in Redis mode, Redis was not touched since; and either way far fewer
+// events than history holds came after it, well within its age.
+func (o *oracle) retained(st chainState, conn *Conn, at time.Duration) bool {
+	if o.h.Mode == ModeMemory && conn.Incarnation != st.lastInc {
+		return false
+	}
+	for _, f := range o.h.Faults {
+		touches := f.Kind.LosesHistory(o.h.Mode) || f.Kind == FaultRedisDown
+		if touches && f.At >= st.lastAt-time.Second && f.At <= at {
+			return false
+		}
+	}
+	return o.published(st.lastAt, at) < o.h.Bounds.ReplaySize/2 && at-st.lastAt < o.h.Bounds.ReplayAge/2
 }
 
 // sinceFor is the publish start from which events are owed: any time once

@@ -17,7 +17,7 @@ func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 func base() *History {
 	return &History{
 		Seed: 7, Mode: ModeMemory,
-		Bounds: Bounds{Silence: 4 * s, EndAfterKill: 2 * s, EndAfterTerm: 4 * s, StalledCut: 5 * s, ReplaySize: 1000,
+		Bounds: Bounds{Silence: 4 * s, EndAfterKill: 2 * s, EndAfterTerm: 4 * s, StalledCut: 5 * s, ReplaySize: 1000, ReplayAge: 300 * s,
 			FDSlack: 3, GoroutineSlack: 5, QueueSlack: 1024, OrphanQueue: 64 << 10},
 		Publishes: []Publish{
 			pub("t1", "a", "100-1", ms(200)),
@@ -239,6 +239,11 @@ func TestCheckFails(t *testing.T) {
 		}},
 		"a reading client cut": {KindCut, func(h *History) {
 			split(h, 2, EndEOF)
+		}},
+		"a reset for an id the process still has": {KindNeedless, func(h *History) {
+			split(h, 1, EndClient, Frame{At: ms(230), Event: "reset", Reason: "unknown-id"})
+			c := h.Chains[0].Conns[1]
+			c.Frames = append(c.Frames[:1], c.Frames[2:]...) // and t2 skipped
 		}},
 		"silent stream": {KindSilent, func(h *History) {
 			h.Chains[0].Conns[0].Waits = []Wait{{At: ms(500), For: 5 * s}}

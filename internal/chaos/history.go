@@ -47,6 +47,8 @@ type Bounds struct {
 	// ReplaySize is Sse.Replay.Size: a key older than that many events may
 	// have left history, so its retry may publish again.
 	ReplaySize int
+	// ReplayAge is Sse.Replay.MaxAge.
+	ReplayAge time.Duration
 	// FDSlack, GoroutineSlack and QueueSlack are the tolerances of the
 	// resource baseline check (descriptors, goroutines, bytes queued in the
 	// kernel on the instance's sockets).

@@ -21,6 +21,7 @@ const (
 	writeTimeout = 2 * time.Second
 	shutdownWait = 3 * time.Second
 	replaySize   = 10000
+	replayAge    = 5 * time.Minute
 	// orphanQueue is how much a socket the server closed may keep while
 	// nobody reads it: a bounded send buffer (a stream cut for not reading
 	// is reset and keeps nothing); Linux's autotuned buffer, up to 4 MiB,
@@ -88,7 +89,7 @@ func Run(ctx context.Context, s Schedule, cfg Config) (*History, error) {
 	r := &runner{s: s, cfg: cfg, start: time.Now(), final: make(chan struct{}),
 		resources: map[int]*Resources{}, killed: map[int][]Interval{}, markers: map[string]string{}}
 	r.bounds = Bounds{Silence: 4 * heartbeat, EndAfterKill: 3 * time.Second, EndAfterTerm: shutdownWait + time.Second,
-		StalledCut: writeTimeout + 3*time.Second, ReplaySize: replaySize, FDSlack: 4, GoroutineSlack: 8, QueueSlack: 64 << 10, OrphanQueue: orphanQueue}
+		StalledCut: writeTimeout + 3*time.Second, ReplaySize: replaySize, ReplayAge: replayAge, FDSlack: 4, GoroutineSlack: 8, QueueSlack: 64 << 10, OrphanQueue: orphanQueue}
 	if cfg.Silence > 0 {
 		r.bounds.Silence = cfg.Silence
 	}
@@ -192,8 +193,8 @@ func serverYAML(idx, port, buffer int, redisAddr string) string {
 	b.WriteString("Log:\n  Mode: console\n  Encoding: plain\n  Level: error\n  Stat: false\n")
 	fmt.Fprintf(&b, "Shutdown:\n  WrapUpTime: 100ms\n  WaitTime: %s\n", shutdownWait)
 	fmt.Fprintf(&b, "Sse:\n  PublishOpen: true\n  PublishRate: 0\n  MaxClientsPerIP: 0\n  TickInterval: 1s\n"+
-		"  HeartbeatInterval: %s\n  WriteTimeout: %s\n  ClientBuffer: %d\n  Replay:\n    Size: %d\n    MaxAge: 5m\n",
-		heartbeat, writeTimeout, buffer, replaySize)
+		"  HeartbeatInterval: %s\n  WriteTimeout: %s\n  ClientBuffer: %d\n  Replay:\n    Size: %d\n    MaxAge: %s\n",
+		heartbeat, writeTimeout, buffer, replaySize, replayAge)
 	if redisAddr != "" {
 		fmt.Fprintf(&b, "Redis:\n  Addr: %s\n  KeyPrefix: chaos\n", redisAddr)
 	}
