@@ -215,7 +215,7 @@ type chainState struct {
 	last      *eventid.ID
 	lastText  string
 	lastInc   int           // the process that sent the last id
-	lastAt    time.Duration // when it came
+	lastAt    time.Duration // when it was published (or came, if unknown)
 	resetSeen bool
 	tokens    map[string]seenAt
 	markers   map[string]bool
@@ -291,6 +291,9 @@ func (o *oracle) checkChain(c *Chain) []Violation {
 			}
 			st.resetSeen = false
 			st.last, st.lastText, st.lastInc, st.lastAt = &id, f.ID, conn.Incarnation, f.At
+			if e, ok := o.byToken[f.Token]; ok {
+				st.lastAt = min(f.At, e.start) // a slow reader gets it long after it was published
+			}
 			st.tokens[f.Token] = seenAt{id: f.ID, at: f.At}
 			st.markers[f.Token] = true
 		}

@@ -152,6 +152,15 @@ func TestCheckPasses(t *testing.T) {
 			h.Chains = append(h.Chains, &Chain{Client: 1, Topics: []string{"a"}, Behaviour: HalfBody, Conns: []*Conn{
 				{Start: ms(4100), Status: 400, End: EndStatus, EndAt: ms(4101), Incarnation: -1}}})
 		},
+		"a reset for an id published before Redis lost its data": func(h *History) {
+			h.Mode = ModeRedis
+			h.Faults = []Fault{{Kind: FaultFlushAll, At: ms(1500), Restarted: ms(1500)}}
+			h.Chains[0].Conns = []*Conn{
+				conn(0, ms(100), ms(3001), EndEOF, ev(3*s, "100-1", "t1")), // a slow reader gets t1 late
+				conn(0, ms(3050), ms(5100), EndRunOver, reset(ms(3060)), ev(ms(3070), "100-3", "t3"), ev(ms(5010), "100-4", "m")),
+			}
+			h.Chains[0].Conns[1].LastEventID = "100-1"
+		},
 		"a short wait": func(h *History) {
 			h.Chains[0].Conns[0].Waits = []Wait{{At: ms(500), For: 3 * s}}
 		},
