@@ -34,6 +34,9 @@ type client struct {
 	markersLeft map[string]bool
 	markersSeen chan struct{}
 	markerOnce  sync.Once
+	// gaveUp is closed when, in the final phase, the server refused the
+	// client's request (4xx) or never answered it.
+	gaveUp chan struct{}
 	// live is set while a connection is subscribed (its preamble came).
 	live atomic.Bool
 }
@@ -41,7 +44,7 @@ type client struct {
 func newClient(r *runner, plan ClientPlan) *client {
 	c := &client{plan: plan, r: r, rng: rand.New(rand.NewPCG(plan.Seed, uint64(plan.ID))),
 		chain:       &Chain{Client: plan.ID, Topics: plan.Topics, Behaviour: plan.Behaviour},
-		markersLeft: map[string]bool{}, markersSeen: make(chan struct{})}
+		markersLeft: map[string]bool{}, markersSeen: make(chan struct{}), gaveUp: make(chan struct{})}
 	for _, t := range plan.Topics {
 		c.markersLeft[MarkerToken(t)] = true
 	}
@@ -69,6 +72,12 @@ func (c *client) run(ctx context.Context) {
 			continue
 		}
 		hop, ok := c.connect(ctx, inst, &next)
+		if last := c.chain.Conns[len(c.chain.Conns)-1]; isClosed(c.r.final) && refused(last) {
+			// the server will not serve this client (its request is
+			// judged by that answer): do not hold up the final phase
+			close(c.gaveUp)
+			return
+		}
 		switch {
 		case hop >= 0:
 			inst = hop
@@ -77,6 +86,11 @@ func (c *client) run(ctx context.Context) {
 		}
 		sleepCtx(ctx, between(c.rng, 20*time.Millisecond, 300*time.Millisecond))
 	}
+}
+
+// refused reports whether conn was answered with a client error or not at all.
+func refused(conn *Conn) bool {
+	return conn.End == EndNoAnswer || conn.End == EndStatus && conn.Status >= 400 && conn.Status < 500
 }
 
 // conn state shared by a connection's controller and its reader.

@@ -348,7 +348,7 @@ func (r *runner) quiesce(ctx context.Context) error {
 
 func (r *runner) allLive() bool {
 	for _, c := range r.clients {
-		if !c.live.Load() && !isClosed(c.markersSeen) {
+		if !c.live.Load() && !isClosed(c.markersSeen) && !isClosed(c.gaveUp) {
 			return false
 		}
 	}
@@ -362,6 +362,7 @@ func (r *runner) finish(ctx context.Context) {
 	for _, c := range r.clients {
 		select {
 		case <-c.markersSeen:
+		case <-c.gaveUp:
 		case <-ctx.Done():
 			return
 		case <-time.After(time.Until(deadline)):
