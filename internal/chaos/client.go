@@ -343,7 +343,8 @@ func (c *client) read(conn *Conn, in *instance, g *gate, st *connState, done cha
 			fr.Reason = body.Reason
 		case "tick":
 		default:
-			fr.Token = TokenOf(f.Data)
+			// a copy: a slice of the data would keep every payload alive
+			fr.Token = strings.Clone(TokenOf(f.Data))
 			fr.Corrupt = f.Data != Payload(fr.Token)
 		}
 		conn.Frames = append(conn.Frames, fr)
