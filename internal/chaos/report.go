@@ -98,7 +98,9 @@ func explainChain(b *strings.Builder, h *History, c *Chain, v Violation) {
 			fmt.Fprintf(b, "      ... %d frame(s)\n", len(conn.Frames)-to)
 		}
 	}
-	explainPublishes(b, h, c, v)
+	if v.Kind != KindNoAnswer { // a request that got no answer involves no event
+		explainPublishes(b, h, c, v)
+	}
 }
 
 func frameText(f Frame) string {
