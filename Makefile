@@ -76,6 +76,18 @@ bench-redis:
 	$(GO) test -run '^$$' -bench 'PublishToDelivery|PublishThroughput' -benchtime 5000x -count 1 ./internal/eventlog/
 	$(GO) test -run '^$$' -bench 'HTTPPublishToStream' -benchtime 2000x -count 1 ./internal/server/
 
+# Chaos run (README "Checking the contract"): both modes, CHAOS_DURATION per
+# mode, CHAOS_CLIENTS clients; a random seed, printed, unless CHAOS_SEED is set.
+# The short run (about a minute) is TestChaosShort in `make test`.
+CHAOS_DURATION ?= 10m
+CHAOS_SEED ?= 0
+CHAOS_CLIENTS ?= 100
+CHAOS_MODE ?= both
+.PHONY: chaos
+chaos: build
+	$(GO) build -o bin/ssechaos ./cmd/ssechaos
+	bin/ssechaos -bin bin/ssehub -mode $(CHAOS_MODE) -duration $(CHAOS_DURATION) -seed $(CHAOS_SEED) -clients $(CHAOS_CLIENTS)
+
 # Load benchmark (issue 7): fresh server per scenario, results in
 # bench/results.{md,json}; then the encoder and hub micro-benchmarks.
 bench:

@@ -1,0 +1,135 @@
+// Command ssechaos runs a seeded, randomized chaos run against real ssehub
+// processes (in memory mode, and in Redis mode with two instances on a real
+// redis-server) and checks the recorded history against the contract. It
+// prints the seed first and, on a violation, the seed and the part of the
+// history that shows it, and exits 1. See internal/chaos and the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"ssehub/internal/chaos"
+)
+
+func main() {
+	var (
+		seed     = flag.Uint64("seed", 0, "the run's seed (0 = pick one and print it)")
+		duration = flag.Duration("duration", time.Minute, "length of the chaos phase of each mode")
+		mode     = flag.String("mode", "both", "memory, redis or both")
+		clients  = flag.Int("clients", 100, "clients per mode")
+		bin      = flag.String("bin", "bin/ssehub", "the ssehub binary (make build)")
+		faults   = flag.Bool("faults", true, "inject faults")
+		verbose  = flag.Bool("v", false, "log the run's progress")
+		silence  = flag.Duration("silence", 0, "longest a reading client may wait for a byte (0 = 4 heartbeats)")
+		only     = flag.String("only", "", "run only these clients (comma-separated ids) of the -clients planned")
+		shrink   = flag.Bool("shrink", false, "on a violation, rerun each kind's first one with only its client, cut after it")
+	)
+	flag.Parse()
+	if *seed == 0 {
+		*seed = rand.Uint64() >> 1
+	}
+	modes := []string{*mode}
+	if *mode == "both" {
+		modes = []string{chaos.ModeMemory, chaos.ModeRedis}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Printf("ssechaos: seed %d, %v per mode, %d clients, modes %v\n", *seed, *duration, *clients, modes)
+	failed := false
+	for _, m := range modes {
+		if m != chaos.ModeMemory && m != chaos.ModeRedis {
+			fatal(fmt.Errorf("unknown -mode %q", m))
+		}
+		dir, err := os.MkdirTemp("", "ssechaos-")
+		if err != nil {
+			fatal(err)
+		}
+		cfg := chaos.Config{Bin: *bin, Dir: dir, Silence: *silence}
+		if *verbose {
+			cfg.Log = os.Stdout
+		}
+		o := chaos.Options{Seed: *seed, Mode: m, Duration: *duration, Clients: *clients, ClientBuffer: 64, Faults: *faults,
+			Only: parseIDs(*only)}
+		res, err := chaos.RunChecked(ctx, o, cfg)
+		if err != nil {
+			fatal(err)
+		}
+		chaos.Report(os.Stdout, res)
+		failed = failed || len(res.Violations) > 0
+		if *shrink {
+			shrinkAll(ctx, o, cfg, res)
+		}
+		_ = os.RemoveAll(dir)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			break
+		}
+	}
+	if failed {
+		fmt.Printf("ssechaos: FAILED, seed %d (rerun: ssechaos -seed %d -duration %v -clients %d -mode %s)\n",
+			*seed, *seed, *duration, *clients, *mode)
+		os.Exit(1)
+	}
+	fmt.Printf("ssechaos: ok, seed %d\n", *seed)
+}
+
+// shrinkAll reruns, for each violation kind, its first violation with a
+// client alone, cut a few seconds after it, and reports whether it shows
+// again (a smaller history) or needs the other clients.
+func shrinkAll(ctx context.Context, o chaos.Options, cfg chaos.Config, res chaos.Result) {
+	tried := map[chaos.Kind]bool{}
+	for _, v := range res.Violations {
+		small := chaos.Shrunk(o, v)
+		if tried[v.Kind] || small == nil || ctx.Err() != nil {
+			continue
+		}
+		tried[v.Kind] = true
+		fmt.Printf("ssechaos: shrinking %s: seed %d, only client %d, %v\n", v.Kind, o.Seed, v.Client, small.Duration)
+		sres, err := chaos.RunChecked(ctx, *small, cfg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ssechaos: shrink:", err)
+			continue
+		}
+		if !sres.Reproduces(v.Kind) {
+			fmt.Printf("ssechaos: %s does not show with client %d alone: it needs the others\n", v.Kind, v.Client)
+			continue
+		}
+		fmt.Printf("ssechaos: %s shows with client %d alone (rerun: ssechaos -seed %d -mode %s -clients %d -only %d -duration %v):\n",
+			v.Kind, v.Client, o.Seed, o.Mode, o.Clients, v.Client, small.Duration)
+		for _, sv := range sres.Violations {
+			if sv.Kind == v.Kind {
+				fmt.Println(chaos.Explain(sres.History, sv))
+				break
+			}
+		}
+	}
+}
+
+func parseIDs(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			fatal(fmt.Errorf("-only %q: %w", s, err))
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "ssechaos:", err)
+	os.Exit(2)
+}

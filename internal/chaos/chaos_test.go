@@ -1,0 +1,62 @@
+package chaos
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"ssehub/internal/redistest"
+	"ssehub/internal/testkit"
+)
+
+// TestChaosShort is the short chaos run of `make test`: about 25 s per mode
+// against the real binary (memory mode, then Redis mode with two instances
+// and a real redis-server), failing on any violation with the seed and the
+// projection of the history onto it. CHAOS_SEED reruns a seed,
+// CHAOS_DURATION changes the length, CHAOS_BIN runs another binary. Bounds are loose enough for -race on
+// two busy cores: a correct server never fails it.
+func TestChaosShort(t *testing.T) {
+	bin := os.Getenv("CHAOS_BIN")
+	if bin == "" {
+		bin = testkit.Binary(t)
+	}
+	seed := envSeed(t)
+	duration := 25 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("CHAOS_DURATION")); err == nil {
+		duration = d
+	}
+	t.Logf("chaos seed %d (rerun with CHAOS_SEED=%d)", seed, seed)
+	for _, mode := range []string{ModeMemory, ModeRedis} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == ModeRedis {
+				redistest.Need(t, "redis-server", "/usr/bin/redis-server")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), duration+3*time.Minute)
+			defer cancel()
+			o := Options{Seed: seed, Mode: mode, Duration: duration, Clients: 50, ClientBuffer: 64, Faults: true}
+			res, err := RunChecked(ctx, o, Config{Bin: bin, Dir: t.TempDir(), Silence: 5 * time.Second})
+			require.NoError(t, err)
+			var b strings.Builder
+			Report(&b, res)
+			if len(res.Violations) > 0 {
+				t.Fatalf("chaos seed %d, mode %s failed (rerun with CHAOS_SEED=%d):\n%s", seed, mode, seed, b.String())
+			}
+			t.Log(b.String())
+		})
+	}
+}
+
+func envSeed(t *testing.T) uint64 {
+	t.Helper()
+	if s := os.Getenv("CHAOS_SEED"); s != "" && s != "0" {
+		seed, err := strconv.ParseUint(s, 10, 64)
+		require.NoError(t, err, "CHAOS_SEED")
+		return seed
+	}
+	return uint64(time.Now().UnixNano()) >> 1
+}

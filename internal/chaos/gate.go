@@ -1,0 +1,119 @@
+package chaos
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// errGateClosed is what a paused read returns once its connection closed.
+var errGateClosed = errors.New("connection closed while not reading")
+
+// gate sits between a response body and the SSE parser. While paused it
+// does not read, so the kernel buffers fill and the server sees a client
+// that stopped reading. It also times every read: a read that blocks is a
+// client waiting for bytes the server does not send.
+type gate struct {
+	body    io.Reader
+	now     func() time.Duration
+	minWait time.Duration
+	closed  chan struct{}
+	once    sync.Once
+
+	mu     sync.Mutex
+	until  time.Duration // paused until this run time
+	wake   chan struct{}
+	pauses []Interval
+	waits  []Wait
+
+	// readingSince is the run time (ns) at which the current read started,
+	// -1 while no read is blocked.
+	readingSince atomic.Int64
+}
+
+func newGate(body io.Reader, now func() time.Duration, minWait time.Duration) *gate {
+	g := &gate{body: body, now: now, minWait: minWait, closed: make(chan struct{}), wake: make(chan struct{})}
+	g.readingSince.Store(-1)
+	return g
+}
+
+// pause stops reading for d from now.
+func (g *gate) pause(d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	if now+d > g.until {
+		g.until = now + d
+	}
+	if n := len(g.pauses); n > 0 && g.pauses[n-1].To >= now {
+		g.pauses[n-1].To = g.until
+		return
+	}
+	g.pauses = append(g.pauses, Interval{From: now, To: g.until})
+}
+
+// resume reads again at once.
+func (g *gate) resume() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	if n := len(g.pauses); n > 0 && g.pauses[n-1].To > now {
+		g.pauses[n-1].To = now
+	}
+	g.until = 0
+	close(g.wake)
+	g.wake = make(chan struct{})
+}
+
+// close releases a read that waits for the pause to end.
+func (g *gate) close() { g.once.Do(func() { close(g.closed) }) }
+
+func (g *gate) Read(p []byte) (int, error) {
+	for {
+		g.mu.Lock()
+		until, wake := g.until, g.wake
+		g.mu.Unlock()
+		now := g.now()
+		if now >= until {
+			break
+		}
+		t := time.NewTimer(until - now)
+		select {
+		case <-t.C:
+		case <-wake:
+		case <-g.closed:
+			t.Stop()
+			return 0, errGateClosed
+		}
+		t.Stop()
+	}
+	start := g.now()
+	g.readingSince.Store(int64(start))
+	n, err := g.body.Read(p)
+	g.readingSince.Store(-1)
+	if d := g.now() - start; d >= g.minWait {
+		g.mu.Lock()
+		g.waits = append(g.waits, Wait{At: start, For: d})
+		g.mu.Unlock()
+	}
+	return n, err
+}
+
+// blocked is how long the current read has waited for bytes (0 if none).
+func (g *gate) blocked() time.Duration {
+	since := g.readingSince.Load()
+	if since < 0 {
+		return 0
+	}
+	return g.now() - time.Duration(since)
+}
+
+// record copies the pauses and waits into c.
+func (g *gate) record(c *Conn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c.Pauses = append(c.Pauses, g.pauses...)
+	c.Waits = append(c.Waits, g.waits...)
+}

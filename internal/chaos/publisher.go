@@ -1,0 +1,106 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// publishTimeout bounds one publish attempt; an attempt without an answer
+// is unacknowledged: its event may or may not exist.
+const publishTimeout = 3 * time.Second
+
+// publisher sends publishes and logs every attempt.
+type publisher struct {
+	r   *runner
+	cli *http.Client
+
+	mu  sync.Mutex
+	log []Publish
+}
+
+func newPublisher(r *runner) *publisher {
+	return &publisher{r: r, cli: &http.Client{Timeout: publishTimeout,
+		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: 5 * time.Second}}}
+}
+
+// publish sends p to instance inst. A keyed publish that got no id is sent
+// again, as a real publisher would (the key makes that safe), and planned
+// retries are sent after it as if its answer had been lost.
+func (pb *publisher) publish(ctx context.Context, inst int, p PlannedPublish) bool {
+	acked := pb.send(ctx, inst, p).Acked()
+	for try := 0; !acked && p.Key != "" && try < 3 && ctx.Err() == nil; try++ {
+		sleepCtx(ctx, 200*time.Millisecond)
+		acked = pb.send(ctx, p.RetryInstance, p).Acked()
+	}
+	for range p.Retries {
+		pb.send(ctx, p.RetryInstance, p)
+	}
+	return acked
+}
+
+type publishBody struct {
+	Topic string          `json:"topic"`
+	Event string          `json:"event"`
+	Data  json.RawMessage `json:"data"`
+	Key   string          `json:"key,omitempty"`
+}
+
+func (pb *publisher) send(ctx context.Context, inst int, p PlannedPublish) Publish {
+	rec := Publish{Token: p.Token, Topic: p.Topic, Key: p.Key, Instance: inst, Start: pb.r.now()}
+	defer func() {
+		rec.Done = pb.r.now()
+		pb.mu.Lock()
+		pb.log = append(pb.log, rec)
+		pb.mu.Unlock()
+	}()
+	body, err := json.Marshal(publishBody{Topic: p.Topic, Event: "m", Data: json.RawMessage(Payload(p.Token)), Key: p.Key})
+	if err != nil {
+		rec.Err = err.Error()
+		return rec
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pb.r.instances[inst].url()+"/publish", bytes.NewReader(body))
+	if err != nil {
+		rec.Err = err.Error()
+		return rec
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := pb.cli.Do(req)
+	if err != nil {
+		rec.Err = err.Error()
+		return rec
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	rec.Status = resp.StatusCode
+	if err != nil {
+		rec.Status, rec.Err = 0, fmt.Sprintf("reading the answer: %v", err)
+		return rec
+	}
+	var out struct {
+		ID        string `json:"id"`
+		Duplicate bool   `json:"duplicate"`
+		Code      string `json:"code"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		rec.Err = fmt.Sprintf("answer %q: %v", raw, err)
+		return rec
+	}
+	rec.ID, rec.Dup, rec.Err = out.ID, out.Duplicate, out.Code
+	if rec.Status != http.StatusOK {
+		rec.ID = ""
+	}
+	return rec
+}
+
+// attempts returns the log so far.
+func (pb *publisher) attempts() []Publish {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	return append([]Publish(nil), pb.log...)
+}
