@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -36,7 +37,19 @@ const (
 // already hold whenever those ran ahead of its clock. With the mark at or
 // past now, the explicit id is used; XADD refuses it only when the stream's
 // last id is higher still, and "*" is then above both.
-var appendScript = redis.NewScript(`
+var appendScript = redis.NewScript(lostLua + `
+-- A stream behind the caller's own mark (ARGV[10]) lost its tail: record it
+-- before anything new goes in, so no resume slips past the hole.
+if ARGV[10] ~= '' then
+  local ok, info = pcall(redis.call, 'XINFO', 'STREAM', KEYS[1])
+  local last = '0-0'
+  if ok then
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then last = info[i + 1] end
+    end
+  end
+  if idLess(last, ARGV[10]) then raiseLost(KEYS[3], ARGV[10]) end
+end
 local key = ARGV[4]
 if key ~= '' then
   local prev = redis.call('GET', KEYS[2])
@@ -94,6 +107,8 @@ type Redis struct {
 	opts   RedisOptions
 	stream string
 	epoch  string
+	// lostKey holds lostBelow for every instance (see lostBelow).
+	lostKey string
 
 	// start splits the stream: entries after it come live through Run,
 	// entries up to it are history only. It is the millisecond before the
@@ -109,6 +124,11 @@ type Redis struct {
 	// told its history is gone rather than that its id is unknown.
 	hwmMu sync.Mutex
 	hwm   eventid.ID
+	// lostBelow: Redis lost events at or below this id (it restored an
+	// older dataset, or lost it all), so a client resuming from an earlier
+	// id may miss some of them even when its own id is still in the
+	// stream. Guarded by hwmMu; also kept in Redis under lostKey.
+	lostBelow eventid.ID
 
 	up       atomic.Bool
 	upMu     sync.Mutex // orders OnUp calls
@@ -126,6 +146,7 @@ func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
 		opts:    opts,
 		stream:  opts.Prefix + ":events",
 		epoch:   opts.Prefix + ":epoch",
+		lostKey: opts.Prefix + ":lost",
 		start:   eventid.ID{Ms: uint64(time.Now().UnixMilli() - 1)},
 	}
 }
@@ -145,10 +166,15 @@ func (l *Redis) Append(ctx context.Context, m event.Message) (eventid.ID, bool, 
 	if keyTTL <= 0 {
 		keyTTL = noAgeKeyTTL
 	}
-	above := l.highWater().Next()
-	res, err := appendScript.Run(ctx, l.rdb, []string{l.stream, l.keyName(m.Topic, m.Key)},
+	hw := l.highWater()
+	mark := ""
+	if !hw.IsZero() {
+		mark = hw.String()
+	}
+	above := hw.Next()
+	res, err := appendScript.Run(ctx, l.rdb, []string{l.stream, l.keyName(m.Topic, m.Key), l.lostKey},
 		m.Topic, m.Type, m.Data, m.Key, l.opts.Size, l.opts.MaxAge.Milliseconds(), keyTTL.Milliseconds(),
-		above.String(), above.Ms).Slice()
+		above.String(), above.Ms, mark).Slice()
 	if err != nil {
 		return eventid.ID{}, false, fmt.Errorf("%w: append to %s: %w", ErrUnavailable, l.stream, err)
 	}
@@ -301,6 +327,53 @@ func (l *Redis) release() {
 	<-l.replays
 }
 
+// lostLua keeps the highest lost id in a key; ids are <ms>-<seq>.
+const lostLua = `
+local function idLess(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local function raiseLost(k, id)
+  local cur = redis.call('GET', k)
+  if not cur or idLess(cur, id) then redis.call('SET', k, id) end
+end
+`
+
+var raiseLostKey = redis.NewScript(lostLua + `raiseLost(KEYS[1], ARGV[1])
+return 1`)
+
+// markLost records that Redis lost events up to the high-water mark: every
+// id issued so far may have lost successors. The mark is kept here and in
+// Redis, for the other instances and for processes started later.
+func (l *Redis) markLost(ctx context.Context) error {
+	l.hwmMu.Lock()
+	lost := l.hwm
+	if l.lostBelow.Less(lost) {
+		l.lostBelow = lost
+	}
+	l.hwmMu.Unlock()
+	if lost.IsZero() {
+		return nil
+	}
+	if err := raiseLostKey.Run(ctx, l.rdb, []string{l.lostKey}, lost.String()).Err(); err != nil {
+		return fmt.Errorf("%w: record loss in %s: %w", ErrUnavailable, l.lostKey, err)
+	}
+	return nil
+}
+
+// lostMark returns the highest lost id known here or in Redis (text from
+// lostKey, empty when unset).
+func (l *Redis) lostMark(text string) eventid.ID {
+	l.hwmMu.Lock()
+	defer l.hwmMu.Unlock()
+	if id, err := eventid.Parse(text); err == nil && l.lostBelow.Less(id) {
+		l.lostBelow = id
+	}
+	return l.lostBelow
+}
+
 // position places after against the stream and returns what XINFO said
 // (nil when there is no stream). An id above the high-water mark was never
 // issued: Unknown. One below the first retained entry was trimmed, or lost;
@@ -312,40 +385,56 @@ func (l *Redis) release() {
 // newest trimmed one: that client gets a reset it did not strictly need,
 // never a gap.
 func (l *Redis) position(ctx context.Context, after eventid.ID) (Position, *streamInfo, error) {
-	info, held, err := l.inspect(ctx, after)
+	// The mark is read first: ids issued meanwhile would raise it past what
+	// the stream showed.
+	hw := l.highWater()
+	info, held, lostText, err := l.inspect(ctx, after)
 	if err != nil {
 		return Unknown, nil, err
 	}
+	// A stream behind what this process saw issued lost its tail; the
+	// reader may not have looked yet.
+	if !hw.IsZero() && (info == nil || info.last.Less(hw)) {
+		if err := l.markLost(ctx); err != nil {
+			return Unknown, nil, err
+		}
+	}
+	lost := l.lostMark(lostText)
 	if info != nil {
 		l.raise(info.last)
 	}
 	switch {
 	case l.highWater().Less(after):
 		return Unknown, info, nil
-	case info == nil, info.last.Less(after), info.length == 0, after.Less(info.first), !held:
+	case info == nil, info.last.Less(after), info.length == 0, after.Less(info.first), !held, after.Less(lost):
 		return Gone, info, nil
 	}
 	return Known, info, nil
 }
 
-// inspect reads XINFO STREAM and whether the stream holds id, in one round
-// trip; the info is nil when there is no stream.
-func (l *Redis) inspect(ctx context.Context, id eventid.ID) (*streamInfo, bool, error) {
+// inspect reads XINFO STREAM, whether the stream holds id and the lost
+// mark, in one round trip; the info is nil when there is no stream.
+func (l *Redis) inspect(ctx context.Context, id eventid.ID) (*streamInfo, bool, string, error) {
 	var infoCmd *redis.XInfoStreamCmd
 	var at *redis.XMessageSliceCmd
+	var lost *redis.StringCmd
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		infoCmd = p.XInfoStream(ctx, l.stream)
 		at = p.XRangeN(ctx, l.stream, id.String(), id.String(), 1)
+		lost = p.Get(ctx, l.lostKey)
 		return nil
 	})
-	if err == nil || noSuchKey(err) {
+	if err == nil || noSuchKey(err) || errors.Is(err, redis.Nil) {
 		err = at.Err()
 	}
+	if err == nil && !errors.Is(lost.Err(), redis.Nil) {
+		err = lost.Err()
+	}
 	if err != nil {
-		return nil, false, fmt.Errorf("%w: inspect %s at %s: %w", ErrUnavailable, l.stream, id, err)
+		return nil, false, "", fmt.Errorf("%w: inspect %s at %s: %w", ErrUnavailable, l.stream, id, err)
 	}
 	info, err := l.parseInfo(infoCmd.Result())
-	return info, len(at.Val()) > 0, err
+	return info, len(at.Val()) > 0, lost.Val(), err
 }
 
 // streamInfo is what XINFO STREAM says about where history stands.

@@ -167,6 +167,11 @@ func (r *reader) verify(ctx context.Context) error {
 	}
 	logx.Errorw("redis lost events: every client is told to resume", logx.Field("position", r.pos.String()),
 		logx.Field("delivered", r.seen.String()))
+	// Before the clients come back: a client whose id survived may still
+	// have lost successors.
+	if err := r.l.markLost(ctx); err != nil {
+		return err
+	}
 	r.epoch, r.seen = epoch, eventid.ID{}
 	// Read what Redis holds now that is not delivered yet: an empty stream
 	// from its beginning, an older snapshot from its end.
