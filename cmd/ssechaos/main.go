@@ -29,6 +29,7 @@ func main() {
 		clients  = flag.Int("clients", 100, "clients per mode")
 		bin      = flag.String("bin", "bin/ssehub", "the ssehub binary (make build)")
 		faults   = flag.Bool("faults", true, "inject faults")
+		lossless = flag.Bool("lossless", false, "leave out the Redis faults that lose acknowledged events (snapshot restore, FLUSHALL)")
 		verbose  = flag.Bool("v", false, "log the run's progress")
 		silence  = flag.Duration("silence", 0, "longest a reading client may wait for a byte (0 = 4 heartbeats)")
 		only     = flag.String("only", "", "run only these clients (comma-separated ids) of the -clients planned")
@@ -58,7 +59,7 @@ func main() {
 		if *verbose {
 			cfg.Log = os.Stdout
 		}
-		o := chaos.Options{Seed: *seed, Mode: m, Duration: *duration, Clients: *clients, ClientBuffer: 64, Faults: *faults,
+		o := chaos.Options{Seed: *seed, Mode: m, Duration: *duration, Clients: *clients, ClientBuffer: 64, Faults: *faults, Lossless: *lossless,
 			Only: parseIDs(*only)}
 		res, err := chaos.RunChecked(ctx, o, cfg)
 		if err != nil {

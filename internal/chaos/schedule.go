@@ -31,6 +31,10 @@ type Options struct {
 	Clients      int
 	ClientBuffer int
 	Faults       bool
+	// Lossless leaves out the faults that make Redis lose acknowledged
+	// events (a restore from an older snapshot, FLUSHALL); Redis is still
+	// killed and restarted from its AOF and shut down cleanly.
+	Lossless bool
 	// Only, when set, runs only these clients (by ID) of the Clients
 	// planned: a smaller run aimed at one violation.
 	Only []int
@@ -261,7 +265,10 @@ func (s *Schedule) faults(r *rand.Rand) []FaultPlan {
 	var out []FaultPlan
 	kinds := []FaultKind{FaultKill, FaultTerm}
 	if s.Mode == ModeRedis {
-		kinds = append(kinds, FaultKill, FaultTerm, FaultRedisKill, FaultRedisSave, FaultFlushAll, FaultRedisDown)
+		kinds = append(kinds, FaultKill, FaultTerm, FaultRedisKill, FaultRedisDown)
+		if !s.Lossless {
+			kinds = append(kinds, FaultRedisSave, FaultFlushAll)
+		}
 	}
 	for at := between(r, 3*time.Second, 5*time.Second); at < s.Duration-3*time.Second; at += between(r, 4*time.Second, 9*time.Second) {
 		f := FaultPlan{At: at, Kind: kinds[r.IntN(len(kinds))], Instance: r.IntN(s.Instances), Down: between(r, 200*time.Millisecond, 2*time.Second)}
