@@ -316,16 +316,20 @@ func TestPoolEndsStreamCutWithFullQueue(t *testing.T) {
 	seq := uint64(0)
 	// An event that stays queued means the writer holds a write the socket
 	// cannot take.
-	for f.queued() == 0 {
+	stuck := func() bool { return f.pool.waiting.Load() > 0 && f.queued() > 0 }
+	for !stuck() {
 		seq++
 		require.Less(t, seq, uint64(10_000), "the socket never filled")
 		f.hub.Deliver(wireEvent(t, seq, big))
 		time.Sleep(time.Millisecond)
 	}
-	for n := f.queued(); n < maxBatch; n++ {
+	// Fill the queue one event at a time; should the writer still drain it
+	// (the socket was not full yet after all), keep filling.
+	for f.queued() < maxBatch {
+		before := f.queued()
 		seq++
 		f.hub.Deliver(wireEvent(t, seq, "queued"))
-		require.Eventually(t, func() bool { return f.queued() == n+1 }, wait, time.Millisecond)
+		require.Eventually(t, func() bool { return f.queued() != before }, wait, time.Millisecond)
 	}
 	f.hub.CutAll(hub.ReasonResync)
 	require.Equal(t, hub.ReasonResync, f.gone.next(t))
