@@ -168,9 +168,12 @@ func (r *reader) verify(ctx context.Context) error {
 	logx.Errorw("redis lost events: every client is told to resume", logx.Field("position", r.pos.String()),
 		logx.Field("delivered", r.seen.String()))
 	// Before the clients come back: a client whose id survived may still
-	// have lost successors.
-	if err := r.l.markLost(ctx); err != nil {
-		return err
+	// have lost successors. An entry trimmed before the reader got to it is
+	// no hole in the stream, only in what this reader delivered.
+	if epoch != r.epoch || info == nil || info.last.Less(r.l.highWater()) {
+		if err := r.l.markLost(ctx); err != nil {
+			return err
+		}
 	}
 	r.epoch, r.seen = epoch, eventid.ID{}
 	// Read what Redis holds now that is not delivered yet: an empty stream
