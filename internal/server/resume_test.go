@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -150,11 +151,42 @@ func TestResetForIDsTheServerCannotPlace(t *testing.T) {
 func TestResetWhenHistoryIsEvicted(t *testing.T) {
 	t.Parallel()
 	srv := testkit.StartDefault(t, "TickInterval: 1h\nReplay: {Size: 3}")
+	watcher := testkit.Open(t, srv.URL+"/sse?topic=a", nil)
 	ids := publishN(t, srv.URL, "a", 6)
+	for _, want := range ids {
+		require.Equal(t, want, watcher.NextEvent(t).ID, "the hub has delivered every event")
+	}
 	s := testkit.Open(t, srv.URL+"/sse?topic=a", lastEventID(ids[0]))
 	requireReset(t, s.NextEvent(t), "history-gone", ids[0])
 	for _, want := range ids[3:] {
 		require.Equal(t, want, s.NextEvent(t).ID)
+	}
+}
+
+// A resume that races the hub (its events are in history but not yet
+// delivered when the client subscribes) still never repeats what the client
+// had, and still ends with the retained ones, whatever history lost.
+func TestResetNeverRepeatsWhatTheClientHad(t *testing.T) {
+	t.Parallel()
+	srv := testkit.StartDefault(t, "TickInterval: 1h\nReplay: {Size: 3}")
+	for i := range 30 {
+		topic := fmt.Sprint("race-", i)
+		ids := publishN(t, srv.URL, topic, 6)
+		s := testkit.Open(t, srv.URL+"/sse?topic="+topic, lastEventID(ids[0]))
+		requireReset(t, s.NextEvent(t), "history-gone", ids[0])
+		marker := testkit.Publish(t, srv.URL, topic, "m", `"marker"`)
+		var got []string
+		for f := s.NextEvent(t); f.ID != marker; f = s.NextEvent(t) {
+			got = append(got, f.ID)
+		}
+		prev := 0
+		for _, id := range got {
+			at := slices.Index(ids, id)
+			require.Greater(t, at, prev, "seed-free race, iteration %d: after %s got %v", i, ids[0], got)
+			prev = at
+		}
+		require.Subset(t, got, ids[3:], "every retained event")
+		s.Close()
 	}
 }
 

@@ -150,9 +150,12 @@ func (s *Streams) resume(ctx context.Context, st *stream.Stream, req Request, la
 		return eventid.ID{}, s.reset(st, resetUnavailable, req.LastEventID)
 	case err != nil:
 		return eventid.ID{}, err
-	case pos != eventlog.Known:
+	case pos == eventlog.Unknown:
 		return eventid.ID{}, nil
 	}
+	// Known or Gone: the client holds everything up to after, so queued
+	// events at or below it (published before the hub delivered them, when
+	// it subscribed) are duplicates, even when history lost some.
 	return after, nil
 }
 
