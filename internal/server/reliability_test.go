@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -173,4 +174,44 @@ func TestStalledReadersHoldBoundedKernelMemory(t *testing.T) {
 		"stalled clients were not cut")
 	require.Eventually(t, func() bool { return tcpMemory(t)-base <= slack }, testkit.Wait, 10*time.Millisecond,
 		"TCP memory did not return to its baseline after the cut: %d KiB held", (tcpMemory(t)-base)>>10)
+}
+
+// TestShutdownWaitsForAReaderThatIsBehind: at shutdown a client that is
+// still reading what was queued for it (its socket is full, so part of a
+// batch waits in the server) gets all of it, then the final retry and the end
+// of the body, not a reset. (Before, the taken-over writer reset every
+// stream with unwritten bytes as soon as the drain began.)
+func TestShutdownWaitsForAReaderThatIsBehind(t *testing.T) {
+	t.Parallel()
+	for _, w := range writers {
+		t.Run(w.name, func(t *testing.T) {
+			t.Parallel()
+			srv := testkit.StartDefault(t, "TickInterval: 1h\nWriteTimeout: 60s\n"+w.sse)
+			c, r := dialStalled(t, srv.URL, "topic=big")
+			reading := testkit.Open(t, srv.URL+"/sse?topic=big", nil)
+			require.Eventually(t, func() bool { return srv.Svc.Hub.Len() == 2 }, testkit.Wait, 5*time.Millisecond)
+			// Far more than both sockets' buffers hold.
+			payload := `"` + strings.Repeat("x", 32<<10) + `"`
+			ids := make([]string, 40)
+			for i := range ids {
+				ids[i] = testkit.Publish(t, srv.URL, "big", "blob", payload)
+			}
+			for _, id := range ids {
+				require.Equal(t, id, reading.NextEvent(t).ID, "the hub delivered every event")
+			}
+
+			stopped := make(chan struct{})
+			go func() {
+				defer close(stopped)
+				srv.Stop()
+			}()
+			for i, id := range ids {
+				require.Equal(t, id, nextEventWithin(t, c, r).ID, "event %d", i)
+			}
+			_, err := r.Next()
+			require.ErrorIs(t, err, io.EOF, "the body ends, after the last frame")
+			require.Equal(t, 2, r.Retries, "the preamble's retry line, then the final one")
+			<-stopped
+		})
+	}
 }

@@ -291,11 +291,6 @@ func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
 		return buf, false
 	}
 	if len(c.pending) > 0 {
-		if p.opts.Hub.Draining() {
-			// No last frame for a client that is not reading.
-			p.end(c, ending{reason: hub.ReasonShutdown, abort: true})
-			return buf, false
-		}
 		n, err := writeFD(c.fd, c.pending)
 		if err != nil {
 			p.end(c, ending{reason: hub.ReasonClient})
@@ -328,6 +323,9 @@ func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
 		}
 	}
 	switch {
+	case closed && len(c.pending) > 0:
+		// The last frame goes after what the client is still reading; the
+		// stall rule (sweep) or the end of the drain bounds the wait.
 	case closed:
 		// The hub cut the client off and counted it already.
 		p.end(c, ending{reason: c.client.Reason()})
