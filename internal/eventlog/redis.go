@@ -2,10 +2,8 @@ package eventlog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,19 +35,10 @@ const (
 // already hold whenever those ran ahead of its clock. With the mark at or
 // past now, the explicit id is used; XADD refuses it only when the stream's
 // last id is higher still, and "*" is then above both.
-var appendScript = redis.NewScript(lostLua + `
--- A stream behind the caller's own mark (ARGV[10]) lost its tail: record it
--- before anything new goes in, so no resume slips past the hole.
-if ARGV[10] ~= '' then
-  local ok, info = pcall(redis.call, 'XINFO', 'STREAM', KEYS[1])
-  local last = '0-0'
-  if ok then
-    for i = 1, #info, 2 do
-      if info[i] == 'last-generated-id' then last = info[i + 1] end
-    end
-  end
-  if idLess(last, ARGV[10]) then raiseLost(KEYS[3], ARGV[10]) end
-end
+var appendScript = redis.NewScript(lossLua + `
+-- The caller's own mark (ARGV[10]) lost: record it before anything new goes
+-- in, so no resume slips past the hole.
+if lostAt(KEYS[1], ARGV[10]) then raiseLost(KEYS[3], ARGV[10]) end
 local key = ARGV[4]
 if key ~= '' then
   local prev = redis.call('GET', KEYS[2])
@@ -325,152 +314,6 @@ func (l *Redis) acquire(ctx context.Context) error {
 
 func (l *Redis) release() {
 	<-l.replays
-}
-
-// lostLua keeps the highest lost id in a key; ids are <ms>-<seq>.
-const lostLua = `
-local function idLess(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
-  return am < bm or (am == bm and as < bs)
-end
-local function raiseLost(k, id)
-  local cur = redis.call('GET', k)
-  if not cur or idLess(cur, id) then redis.call('SET', k, id) end
-end
-`
-
-var raiseLostKey = redis.NewScript(lostLua + `raiseLost(KEYS[1], ARGV[1])
-return 1`)
-
-// markLost records that Redis lost events up to the high-water mark: every
-// id issued so far may have lost successors. The mark is kept here and in
-// Redis, for the other instances and for processes started later.
-func (l *Redis) markLost(ctx context.Context) error {
-	l.hwmMu.Lock()
-	lost := l.hwm
-	if l.lostBelow.Less(lost) {
-		l.lostBelow = lost
-	}
-	l.hwmMu.Unlock()
-	if lost.IsZero() {
-		return nil
-	}
-	if err := raiseLostKey.Run(ctx, l.rdb, []string{l.lostKey}, lost.String()).Err(); err != nil {
-		return fmt.Errorf("%w: record loss in %s: %w", ErrUnavailable, l.lostKey, err)
-	}
-	return nil
-}
-
-// lostMark returns the highest lost id known here or in Redis (text from
-// lostKey, empty when unset).
-func (l *Redis) lostMark(text string) eventid.ID {
-	l.hwmMu.Lock()
-	defer l.hwmMu.Unlock()
-	if id, err := eventid.Parse(text); err == nil && l.lostBelow.Less(id) {
-		l.lostBelow = id
-	}
-	return l.lostBelow
-}
-
-// position places after against the stream and returns what XINFO said
-// (nil when there is no stream). An id above the high-water mark was never
-// issued: Unknown. One below the first retained entry was trimmed, or lost;
-// one above the stream's last id, or inside the retained range but not in
-// the stream, was issued and lost with data Redis no longer has (ids come
-// only from XADD and nothing here deletes entries): all Gone. Trimming does
-// not record the newest trimmed id (max-deleted-entry-id counts XDEL only),
-// so an id older than the first retained entry is Gone even when it is the
-// newest trimmed one: that client gets a reset it did not strictly need,
-// never a gap.
-func (l *Redis) position(ctx context.Context, after eventid.ID) (Position, *streamInfo, error) {
-	// The mark is read first: ids issued meanwhile would raise it past what
-	// the stream showed.
-	hw := l.highWater()
-	info, held, lostText, err := l.inspect(ctx, after)
-	if err != nil {
-		return Unknown, nil, err
-	}
-	// A stream behind what this process saw issued lost its tail; the
-	// reader may not have looked yet.
-	if !hw.IsZero() && (info == nil || info.last.Less(hw)) {
-		if err := l.markLost(ctx); err != nil {
-			return Unknown, nil, err
-		}
-	}
-	lost := l.lostMark(lostText)
-	if info != nil {
-		l.raise(info.last)
-	}
-	switch {
-	case l.highWater().Less(after):
-		return Unknown, info, nil
-	case info == nil, info.last.Less(after), info.length == 0, after.Less(info.first), !held, after.Less(lost):
-		return Gone, info, nil
-	}
-	return Known, info, nil
-}
-
-// inspect reads XINFO STREAM, whether the stream holds id and the lost
-// mark, in one round trip; the info is nil when there is no stream.
-func (l *Redis) inspect(ctx context.Context, id eventid.ID) (*streamInfo, bool, string, error) {
-	var infoCmd *redis.XInfoStreamCmd
-	var at *redis.XMessageSliceCmd
-	var lost *redis.StringCmd
-	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		infoCmd = p.XInfoStream(ctx, l.stream)
-		at = p.XRangeN(ctx, l.stream, id.String(), id.String(), 1)
-		lost = p.Get(ctx, l.lostKey)
-		return nil
-	})
-	if err == nil || noSuchKey(err) || errors.Is(err, redis.Nil) {
-		err = at.Err()
-	}
-	if err == nil && !errors.Is(lost.Err(), redis.Nil) {
-		err = lost.Err()
-	}
-	if err != nil {
-		return nil, false, "", fmt.Errorf("%w: inspect %s at %s: %w", ErrUnavailable, l.stream, id, err)
-	}
-	info, err := l.parseInfo(infoCmd.Result())
-	return info, len(at.Val()) > 0, lost.Val(), err
-}
-
-// streamInfo is what XINFO STREAM says about where history stands.
-type streamInfo struct {
-	length int64
-	first  eventid.ID
-	last   eventid.ID
-}
-
-// info returns nil, nil when the stream does not exist.
-func (l *Redis) info(ctx context.Context) (*streamInfo, error) {
-	return l.parseInfo(l.rdb.XInfoStream(ctx, l.stream).Result())
-}
-
-func (l *Redis) parseInfo(raw *redis.XInfoStream, err error) (*streamInfo, error) {
-	if err != nil {
-		if noSuchKey(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("%w: inspect %s: %w", ErrUnavailable, l.stream, err)
-	}
-	info := &streamInfo{length: raw.Length}
-	if info.last, err = eventid.Parse(raw.LastGeneratedID); err != nil {
-		return nil, fmt.Errorf("inspect %s: last id %q: %w", l.stream, raw.LastGeneratedID, err)
-	}
-	if raw.Length > 0 {
-		if info.first, err = eventid.Parse(raw.FirstEntry.ID); err != nil {
-			return nil, fmt.Errorf("inspect %s: first id %q: %w", l.stream, raw.FirstEntry.ID, err)
-		}
-	}
-	return info, nil
-}
-
-// noSuchKey says err is XINFO's answer for a missing stream.
-func noSuchKey(err error) bool {
-	return strings.Contains(err.Error(), "no such key")
 }
 
 // entryEvent builds the event of one stream entry.

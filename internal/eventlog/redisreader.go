@@ -28,11 +28,11 @@ const (
 type reader struct {
 	l       *Redis
 	deliver func(*event.Event)
-	started bool
-	checked bool       // the stream was inspected since the last error
+	checked bool       // the stream was checked since the last error
 	pos     eventid.ID // where the next XREAD starts
 	seen    eventid.ID // the last entry delivered, zero before the first
-	epoch   string     // the dataset marker seen at the last check
+	epoch   string     // the dataset marker at the last check, "" before it
+	lost    string     // the lost mark at the last check
 }
 
 // Run is the instance's one reader: it hands every entry after the log's
@@ -68,22 +68,9 @@ func (l *Redis) Run(ctx context.Context, deliver func(*event.Event)) error {
 	return nil
 }
 
-// intactScript answers 1 if the dataset is the one the reader last looked
-// at: the epoch marker is unchanged and the last delivered entry is still in
-// the stream (or none was delivered yet). Only the answer crosses the wire.
-var intactScript = redis.NewScript(`
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
-  return 0
-end
-if ARGV[2] == '0-0' then
-  return 1
-end
-return #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
-`)
-
 func (r *reader) step(ctx context.Context) error {
 	if !r.checked {
-		if err := r.check(ctx); err != nil {
+		if err := r.verify(ctx); err != nil {
 			return err
 		}
 		r.checked = true
@@ -128,81 +115,44 @@ func (r *reader) step(ctx context.Context) error {
 	return nil
 }
 
-// check inspects Redis before reading: the first time it notes the dataset
-// marker; after an error it finds out whether Redis lost entries while the
-// reader was away.
-func (r *reader) check(ctx context.Context) error {
-	if !r.started {
-		epoch, err := r.l.currentEpoch(ctx)
-		if err != nil {
-			return err
-		}
-		r.started, r.epoch = true, epoch
-		return nil
-	}
-	return r.verify(ctx)
-}
-
-// verify finds out whether Redis lost entries since the reader last looked
-// and, if so, calls OnLost. Lost means the dataset marker changed (a restart
-// without data, FLUSHALL) or the last delivered entry left the stream: a
-// restore from an older snapshot keeps the marker but not that entry,
-// whatever was appended since; an entry trimmed before the reader read on
-// may have taken undelivered ones with it.
+// verify runs checkScript and, when Redis lost entries since the reader
+// last looked (or trimmed delivered ones, or another instance found a
+// loss), calls OnLost before anything of the new dataset is delivered. The
+// first check, after the start, only notes the epoch and the mark.
 func (r *reader) verify(ctx context.Context) error {
-	intact, err := intactScript.Run(ctx, r.l.rdb, []string{r.l.stream, r.l.epoch}, r.epoch, r.seen.String()).Int()
+	res, err := checkScript.Run(ctx, r.l.rdb, []string{r.l.stream, r.l.epoch, r.l.lostKey},
+		r.epoch, idArg(r.seen), r.lost, idArg(r.l.highWater()), rand.Text()).Slice()
 	if err != nil {
 		return fmt.Errorf("check %s at %s: %w", r.l.stream, r.seen, err)
 	}
-	if intact == 1 {
+	if intact, _ := res[0].(int64); intact == 1 && len(res) == 1 {
 		return nil
 	}
-	epoch, err := r.l.currentEpoch(ctx)
-	if err != nil {
-		return err
+	if len(res) != 4 {
+		return fmt.Errorf("check %s: unexpected reply %v", r.l.stream, res)
 	}
-	info, err := r.l.info(ctx)
-	if err != nil {
-		return err
+	first := r.epoch == ""
+	r.epoch, _ = res[1].(string)
+	r.lost, _ = res[2].(string)
+	r.l.lostMark(r.lost)
+	if first {
+		return nil
 	}
 	logx.Errorw("redis lost events: every client is told to resume", logx.Field("position", r.pos.String()),
-		logx.Field("delivered", r.seen.String()))
-	// Before the clients come back: a client whose id survived may still
-	// have lost successors. An entry trimmed before the reader got to it is
-	// no hole in the stream, only in what this reader delivered.
-	if epoch != r.epoch || info == nil || info.last.Less(r.l.highWater()) {
-		if err := r.l.markLost(ctx); err != nil {
-			return err
-		}
-	}
-	r.epoch, r.seen = epoch, eventid.ID{}
+		logx.Field("delivered", r.seen.String()), logx.Field("lostMark", r.lost))
+	r.seen = eventid.ID{}
 	// Read what Redis holds now that is not delivered yet: an empty stream
 	// from its beginning, an older snapshot from its end.
-	switch {
-	case info == nil:
+	last, _ := res[3].(string)
+	if id, err := eventid.Parse(last); err != nil {
 		r.pos = eventid.ID{}
-	case info.last.Less(r.pos):
-		r.pos = info.last
+	} else if id.Less(r.pos) {
+		r.pos = id
 	}
 	if r.l.opts.OnLost != nil {
 		r.l.opts.OnLost()
 	}
 	return nil
-}
-
-// currentEpoch returns the marker of the Redis dataset, creating it if
-// missing. A dataset that Redis lost (a restart without persistence) comes
-// back without it, so a changed marker means entries may be missing.
-func (l *Redis) currentEpoch(ctx context.Context) (string, error) {
-	fresh := rand.Text()
-	old, err := l.rdb.SetArgs(ctx, l.epoch, fresh, redis.SetArgs{Mode: "NX", Get: true}).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return fresh, nil
-	case err != nil:
-		return "", fmt.Errorf("%w: epoch %s: %w", ErrUnavailable, l.epoch, err)
-	}
-	return old, nil
 }
 
 // sleep waits d or until ctx ends; false if ctx ended.

@@ -1,0 +1,199 @@
+package eventlog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"ssehub/internal/eventid"
+)
+
+// Loss detection. Redis can lose entries that clients already hold: a
+// restart from an older snapshot or from an AOF that lost its tail keeps the
+// epoch marker but not the newest entries; FLUSHALL or a restart without
+// persistence loses the marker too. Whoever notices raises the lost mark
+// (<prefix>:lost): entries after any id below it may be missing, so a resume
+// from there is Gone. Every rule is in lossLua, so each check and the raise
+// it implies are one atomic step, the same in the append script, in a
+// replay's placement and in the reader's check before each batch.
+//
+// An id is lost when it was issued (this process saw it), is not in the
+// stream, and trimming did not take it: trimming drops only the oldest
+// entries, so a missing id at or after the first retained one, or above the
+// stream's last id, was lost with data. Each instance checks its own
+// high-water mark that way; the one that saw the newest ids finds the hole
+// even after another instance appended to the restored stream.
+//
+// The mark must stay below what was appended after the loss, or clients
+// holding those ids would get resets they do not need. Ids after a loss are
+// above everything issued before it (they come from the clock and from the
+// appender's high-water mark), so when the reader knows which entries are
+// new (after a changed epoch, every entry; after a lost delivered entry,
+// every entry above it) it caps the mark at the first of them.
+const lossLua = `
+local function idLess(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local function raiseLost(k, id)
+  local cur = redis.call('GET', k)
+  if not cur or idLess(cur, id) then redis.call('SET', k, id) end
+end
+local function held(s, id)
+  return id ~= '' and #redis.call('XRANGE', s, id, id) > 0
+end
+-- exists, length, first entry id ('' when empty), last generated id
+local function streamInfo(s)
+  local ok, info = pcall(redis.call, 'XINFO', 'STREAM', s)
+  if not ok then return false, 0, '', '' end
+  local length, first, last = 0, '', ''
+  for i = 1, #info, 2 do
+    local k, v = info[i], info[i + 1]
+    if k == 'length' then length = v
+    elseif k == 'last-generated-id' then last = v
+    elseif k == 'first-entry' and v then first = v[1] end
+  end
+  return true, length, first, last
+end
+local function lostAt(s, id)
+  if id == '' or held(s, id) then return false end
+  local exists, length, first, last = streamInfo(s)
+  if not exists then return true end
+  if length == 0 then return idLess(last, id) end
+  return not idLess(id, first)
+end
+`
+
+// placeScript places a replay: it raises the mark if the caller's
+// high-water mark (ARGV[2]) was lost, then returns the stream's state,
+// whether it holds ARGV[1], and the mark.
+var placeScript = redis.NewScript(lossLua + `
+if lostAt(KEYS[1], ARGV[2]) then raiseLost(KEYS[2], ARGV[2]) end
+local exists, length, first, last = streamInfo(KEYS[1])
+return {exists and 1 or 0, length, first, last, held(KEYS[1], ARGV[1]) and 1 or 0,
+  redis.call('GET', KEYS[2]) or ''}
+`)
+
+// checkScript is the reader's look before each batch (KEYS: stream, epoch,
+// mark; ARGV: the epoch, last delivered id, mark and high-water mark the
+// reader knew, and a fresh epoch in case there is none). It answers
+// {intact, epoch, mark, last id}: intact when the dataset is the one it knew
+// (same epoch, its last delivery still there, its high-water mark not lost)
+// and nobody raised the mark since. The first look (no epoch known yet) only
+// records.
+var checkScript = redis.NewScript(lossLua + `
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('SET', KEYS[2], epoch)
+end
+local function answer(intact)
+  local _, _, _, last = streamInfo(KEYS[1])
+  return {intact, epoch, redis.call('GET', KEYS[3]) or '', last}
+end
+if ARGV[1] == '' then return answer(1) end
+local changed = epoch ~= ARGV[1]
+local seenGone = ARGV[2] ~= '' and not held(KEYS[1], ARGV[2])
+local seenLost = seenGone and lostAt(KEYS[1], ARGV[2])
+if changed or seenLost or lostAt(KEYS[1], ARGV[4]) then
+  local mark = ARGV[4]
+  if mark ~= '' and (changed or seenLost) then
+    local from = changed and '-' or '(' .. ARGV[2]
+    local new = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 1)
+    if #new > 0 and idLess(new[1][1], mark) then mark = new[1][1] end
+  end
+  if mark ~= '' then raiseLost(KEYS[3], mark) end
+  return answer(0)
+end
+-- A delivered entry that was trimmed may have taken undelivered ones with
+-- it: not a loss in the stream, but the reader's clients must resume.
+if seenGone or (redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then
+  return answer(0)
+end
+return {1}
+`)
+
+// idArg is an id as a script argument: "" for none.
+func idArg(id eventid.ID) string {
+	if id.IsZero() {
+		return ""
+	}
+	return id.String()
+}
+
+// lostMark returns the highest lost id known here or in Redis (text from
+// the mark's key, empty when unset).
+func (l *Redis) lostMark(text string) eventid.ID {
+	l.hwmMu.Lock()
+	defer l.hwmMu.Unlock()
+	if id, err := eventid.Parse(text); err == nil && l.lostBelow.Less(id) {
+		l.lostBelow = id
+	}
+	return l.lostBelow
+}
+
+// streamInfo is where history stands.
+type streamInfo struct {
+	length int64
+	first  eventid.ID
+	last   eventid.ID
+}
+
+// position places after against the stream and returns the stream's state
+// (nil when there is no stream). An id above the high-water mark was never
+// issued: Unknown. One below the first retained entry was trimmed, or lost;
+// one above the stream's last id, inside the retained range but not in the
+// stream, or below the lost mark was issued and lost with data Redis no
+// longer has, or may be followed by lost ones: all Gone. Trimming does not
+// record the newest trimmed id, so an id older than the first retained entry
+// is Gone even when it is the newest trimmed one: that client gets a reset
+// it did not strictly need, never a gap.
+func (l *Redis) position(ctx context.Context, after eventid.ID) (Position, *streamInfo, error) {
+	info, held, lostText, err := l.inspect(ctx, after)
+	if err != nil {
+		return Unknown, nil, err
+	}
+	lost := l.lostMark(lostText)
+	if info != nil {
+		l.raise(info.last)
+	}
+	switch {
+	case l.highWater().Less(after):
+		return Unknown, info, nil
+	case info == nil, info.last.Less(after), info.length == 0, after.Less(info.first), !held, after.Less(lost):
+		return Gone, info, nil
+	}
+	return Known, info, nil
+}
+
+// inspect runs placeScript with this process's high-water mark.
+func (l *Redis) inspect(ctx context.Context, after eventid.ID) (*streamInfo, bool, string, error) {
+	res, err := placeScript.Run(ctx, l.rdb, []string{l.stream, l.lostKey}, after.String(), idArg(l.highWater())).Slice()
+	if err != nil {
+		return nil, false, "", fmt.Errorf("%w: inspect %s at %s: %w", ErrUnavailable, l.stream, after, err)
+	}
+	if len(res) != 6 {
+		return nil, false, "", fmt.Errorf("inspect %s: unexpected reply %v", l.stream, res)
+	}
+	held, _ := res[4].(int64)
+	lost, _ := res[5].(string)
+	if exists, _ := res[0].(int64); exists == 0 {
+		return nil, held == 1, lost, nil
+	}
+	info := &streamInfo{}
+	info.length, _ = res[1].(int64)
+	first, _ := res[2].(string)
+	last, _ := res[3].(string)
+	if info.last, err = eventid.Parse(last); err != nil {
+		return nil, false, "", fmt.Errorf("inspect %s: last id %q: %w", l.stream, last, err)
+	}
+	if info.length > 0 {
+		if info.first, err = eventid.Parse(first); err != nil {
+			return nil, false, "", fmt.Errorf("inspect %s: first id %q: %w", l.stream, first, err)
+		}
+	}
+	return info, held == 1, lost, nil
+}

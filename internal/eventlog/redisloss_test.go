@@ -1,0 +1,177 @@
+package eventlog
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"ssehub/internal/event"
+	"ssehub/internal/eventid"
+	"ssehub/internal/redistest"
+)
+
+// journal records, in order, what a reader delivered and when it reported
+// a loss; its holdOn-th delivery blocks until release is closed.
+type journal struct {
+	holdOn  int
+	holding chan struct{} // closed when that delivery began
+	release chan struct{}
+
+	mu        sync.Mutex
+	delivered int
+	entries   []string
+}
+
+func newJournal(holdOn int) *journal {
+	return &journal{holdOn: holdOn, holding: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (j *journal) note(s string) {
+	j.mu.Lock()
+	j.entries = append(j.entries, s)
+	j.mu.Unlock()
+}
+
+func (j *journal) deliver(ev *event.Event) {
+	j.note(ev.ID.String())
+	j.mu.Lock()
+	j.delivered++
+	held := j.delivered == j.holdOn
+	j.mu.Unlock()
+	if held {
+		close(j.holding)
+		<-j.release
+	}
+}
+
+func (j *journal) lost() { j.note("lost") }
+
+func (j *journal) read() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]string(nil), j.entries...)
+}
+
+// waitFor waits until id was delivered.
+func (j *journal) waitFor(t *testing.T, id eventid.ID) {
+	t.Helper()
+	require.Eventually(t, func() bool { return slices.Contains(j.read(), id.String()) }, waitFor, time.Millisecond)
+}
+
+// runReader runs l's reader into j until the test ends.
+func runReader(t *testing.T, l *Redis, j *journal) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = l.Run(ctx, j.deliver)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		_ = l.rdb.Close() // a blocked XREAD ends when its connection closes
+		<-done
+	})
+}
+
+// eventually retries one call against a Redis that just restarted (the
+// test clients do not retry on a dropped connection).
+func eventually[T any](t *testing.T, f func() (T, error)) T {
+	t.Helper()
+	var v T
+	require.Eventually(t, func() bool {
+		var err error
+		v, err = f()
+		return err == nil
+	}, waitFor, time.Millisecond)
+	return v
+}
+
+func appendOne(l *Redis) func() (eventid.ID, error) {
+	return func() (eventid.ID, error) {
+		id, _, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "e"})
+		return id, err
+	}
+}
+
+func place(t *testing.T, l *Redis, after eventid.ID) Position {
+	t.Helper()
+	return eventually(t, func() (Position, error) {
+		pos, _, err := l.place(context.Background(), after)
+		return pos, err
+	})
+}
+
+// Redis is restored from an older snapshot and an instance that never saw
+// the lost ids appends first (it cannot tell anything is missing). The
+// instance that did see them still finds the hole when a client resumes
+// from before it, and from then on every instance does.
+func TestRedisLossFoundAfterAnotherInstanceAppended(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	kept := appendTo(t, a, "a", 2)
+	require.NoError(t, a.rdb.Save(context.Background()).Err())
+	appendTo(t, a, "a", 2)
+	srv.Stop(t, false) // the file on disk stays the SAVE above
+	srv.Start(t)
+
+	fresh := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	eventually(t, appendOne(fresh))
+	require.Equal(t, Gone, place(t, a, kept[0]), "the instance that saw the lost ids")
+	other := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	require.Equal(t, Gone, place(t, other, kept[0]), "any instance, once it was found")
+}
+
+// A reader that had delivered only what survived a restore, while another
+// instance found the loss: it reports the loss before it delivers anything
+// appended after the restore, so its live clients are told (they would
+// otherwise go from the last survivor straight to the new events).
+func TestRedisReaderReportsALossFoundElsewhere(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	j := newJournal(2)
+	behind := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnLost: j.lost})
+	runReader(t, behind, j)
+	a := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	kept := appendTo(t, a, "a", 2)
+	<-j.holding
+	require.NoError(t, a.rdb.Save(context.Background()).Err())
+	appendTo(t, a, "a", 2)
+	srv.Stop(t, false)
+	srv.Start(t)
+
+	next := eventually(t, appendOne(a)) // a's append finds and marks the loss
+	close(j.release)
+	j.waitFor(t, next)
+	require.Equal(t, []string{kept[0].String(), kept[1].String(), "lost", next.String()}, j.read())
+}
+
+// After FLUSHALL, an instance whose reader had not looked yet appended
+// after another instance did: the lost mark stays below what was appended
+// after the flush, so a client holding such an id resumes without a reset.
+func TestRedisFlushMarkStaysBelowNewIDs(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	j := newJournal(1)
+	slow := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnLost: j.lost})
+	runReader(t, slow, j)
+	other := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	got := running(t, other)
+	before := eventually(t, appendOne(slow))
+	<-j.holding
+	require.Eventually(t, func() bool { return len(got()) == 1 }, waitFor, time.Millisecond)
+
+	require.NoError(t, slow.rdb.FlushAll(context.Background()).Err())
+	first := eventually(t, appendOne(other))
+	second := eventually(t, appendOne(slow))
+	close(j.release)
+	j.waitFor(t, second)
+	require.Equal(t, []string{before.String(), "lost", first.String(), second.String()}, j.read())
+
+	require.Equal(t, Known, place(t, other, first), "an id issued after the flush")
+	require.Equal(t, Gone, place(t, other, before), "an id from before it")
+}
