@@ -34,6 +34,7 @@ func main() {
 		silence  = flag.Duration("silence", 0, "longest a reading client may wait for a byte (0 = 4 heartbeats)")
 		only     = flag.String("only", "", "run only these clients (comma-separated ids) of the -clients planned")
 		shrink   = flag.Bool("shrink", false, "on a violation, rerun each kind's first one with only its client, cut after it")
+		keep     = flag.Bool("keep", false, "keep each mode's run directory (configs, every process's whole output) and print where")
 	)
 	flag.Parse()
 	if *seed == 0 {
@@ -70,7 +71,11 @@ func main() {
 		if *shrink {
 			shrinkAll(ctx, o, cfg, res)
 		}
-		_ = os.RemoveAll(dir)
+		if *keep {
+			fmt.Printf("ssechaos: mode %s kept in %s\n", m, dir)
+		} else {
+			_ = os.RemoveAll(dir)
+		}
 		if errors.Is(ctx.Err(), context.Canceled) {
 			break
 		}

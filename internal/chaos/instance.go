@@ -76,7 +76,7 @@ func (in *instance) current() *process {
 // the new process (the old one has exited).
 func (in *instance) start(ctx context.Context) error {
 	inc := in.inc.Add(1)
-	p, err := startProcess(fmt.Sprintf("ssehub-%d#%d", in.idx, inc), in.bin, "-f", in.cfg)
+	p, err := startProcess(fmt.Sprintf("ssehub-%d#%d", in.idx, inc), filepath.Dir(in.cfg), in.bin, "-f", in.cfg)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ type process struct {
 	name string
 	cmd  *exec.Cmd
 	done chan struct{}
+	log  *os.File // its whole output, in the run's directory
 
 	mu   sync.Mutex
 	tail []string // the last lines it printed, for failure reports
@@ -54,9 +57,14 @@ func spawn(start func()) {
 	<-done
 }
 
-// startProcess runs bin with args. Pdeathsig kills it if the run dies
-// without cleaning up (a panic, a signal), so no child outlives the run.
-func startProcess(name, bin string, args ...string) (*process, error) {
+// startProcess runs bin with args, its output appended to dir/<name>.log
+// (kept with -keep). Pdeathsig kills it if the run dies without cleaning
+// up (a panic, a signal), so no child outlives the run.
+func startProcess(name, dir, bin string, args ...string) (*process, error) {
+	log, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%s: log: %w", name, err)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
@@ -66,9 +74,10 @@ func startProcess(name, bin string, args ...string) (*process, error) {
 	cmd.Stderr = cmd.Stdout
 	spawn(func() { err = cmd.Start() })
 	if err != nil {
+		_ = log.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, done: make(chan struct{}), log: log}
 	scanned := make(chan struct{})
 	go p.collect(out, scanned)
 	go func() {
@@ -87,9 +96,11 @@ func startProcess(name, bin string, args ...string) (*process, error) {
 
 func (p *process) collect(out io.Reader, scanned chan<- struct{}) {
 	defer close(scanned)
+	defer p.log.Close()
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
+		_, _ = fmt.Fprintln(p.log, sc.Text())
 		p.mu.Lock()
 		p.tail = append(p.tail, sc.Text())
 		if len(p.tail) > 2*tailLines {

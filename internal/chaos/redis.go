@@ -39,7 +39,7 @@ func (r *redisServer) start(ctx context.Context, aof bool) error {
 	if aof {
 		appendonly = "yes"
 	}
-	p, err := startProcess("redis-server", r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+	p, err := startProcess("redis-server", r.dir, r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--dir", r.dir, "--dbfilename", "dump.rdb", "--save", "", "--appendonly", appendonly,
 		"--appendfsync", "everysec")
 	if err != nil {

@@ -212,11 +212,8 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 	if upto.Less(l.start) {
 		upto = l.start
 	}
-	pos, info, err := l.place(ctx, after)
+	pl, err := l.place(ctx, after)
 	if err != nil {
-		return err
-	}
-	if err := start(pos); err != nil {
 		return err
 	}
 	// from is the first id the client wants; guard says every retained
@@ -224,17 +221,46 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 	// A client whose id was lost gets what the stream holds after it.
 	from, guard := after.Next(), true
 	switch {
-	case pos == Unknown:
-		return nil
-	case info == nil || info.length == 0:
+	case pl.pos == Unknown:
+		return start(Unknown)
+	case pl.info == nil || pl.info.length == 0:
 		// Nothing was retained: whatever the stream holds now is newer.
 		guard = false
-	case from.Less(info.first):
-		from = info.first
+	case from.Less(pl.info.first):
+		from = pl.info.first
+	}
+	if pl.survived {
+		// The entries up to the mark follow the client's id without a gap;
+		// the reset goes where the hole is, after them.
+		end, below := pl.lost, true
+		if upto.Less(end) {
+			end, below = upto, false
+		}
+		if err := l.replayRange(ctx, from, end, below, guard, match, page); err != nil {
+			return err
+		}
+	}
+	if err := start(pl.pos); err != nil {
+		return err
+	}
+	if pl.pos == Gone && from.Less(pl.lost) {
+		// Past a loss only what follows the mark is whole.
+		from = pl.lost
+	}
+	return l.replayRange(ctx, from, upto, false, guard, match, page)
+}
+
+// replayRange pages the matching entries from `from` up to end, included
+// unless below is set.
+func (l *Redis) replayRange(ctx context.Context, from, end eventid.ID, below, guard bool,
+	match func(string) bool, page func([]*event.Event) error) error {
+	last := end.String()
+	if below {
+		last = "(" + last
 	}
 	events := make([]*event.Event, 0, PageSize)
-	for !upto.Less(from) {
-		msgs, err := l.replayPage(ctx, from, upto, guard)
+	for from.Less(end) || !below && from == end {
+		msgs, err := l.replayPage(ctx, from, last, guard)
 		if err != nil {
 			return err
 		}
@@ -264,26 +290,27 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 }
 
 // place takes a replay slot to find where after stands.
-func (l *Redis) place(ctx context.Context, after eventid.ID) (Position, *streamInfo, error) {
+func (l *Redis) place(ctx context.Context, after eventid.ID) (placement, error) {
 	if err := l.acquire(ctx); err != nil {
-		return Unknown, nil, err
+		return placement{pos: Unknown}, err
 	}
 	defer l.release()
 	return l.position(ctx, after)
 }
 
-// replayPage reads up to PageSize entries in [from, upto] and, in the same
+// replayPage reads up to PageSize entries from `from` to end (an XRANGE
+// end: an id, or "(" and an id to leave it out) and, in the same
 // round trip, the stream's first entry. Trimming drops the oldest entries,
 // so with guard set a first entry later than from means entries the
 // client wanted may be gone (a conservative test: ids have gaps).
-func (l *Redis) replayPage(ctx context.Context, from, upto eventid.ID, guard bool) ([]redis.XMessage, error) {
+func (l *Redis) replayPage(ctx context.Context, from eventid.ID, end string, guard bool) ([]redis.XMessage, error) {
 	if err := l.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer l.release()
 	var rng, head *redis.XMessageSliceCmd
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		rng = p.XRangeN(ctx, l.stream, from.String(), upto.String(), PageSize)
+		rng = p.XRangeN(ctx, l.stream, from.String(), end, PageSize)
 		head = p.XRangeN(ctx, l.stream, "-", "+", 1)
 		return nil
 	})

@@ -142,31 +142,42 @@ type streamInfo struct {
 	last   eventid.ID
 }
 
-// position places after against the stream and returns the stream's state
-// (nil when there is no stream). An id above the high-water mark was never
-// issued: Unknown. One below the first retained entry was trimmed, or lost;
-// one above the stream's last id, inside the retained range but not in the
-// stream, or below the lost mark was issued and lost with data Redis no
-// longer has, or may be followed by lost ones: all Gone. Trimming does not
-// record the newest trimmed id, so an id older than the first retained entry
-// is Gone even when it is the newest trimmed one: that client gets a reset
-// it did not strictly need, never a gap.
-func (l *Redis) position(ctx context.Context, after eventid.ID) (Position, *streamInfo, error) {
+// placement is where a replay's id stands.
+type placement struct {
+	pos  Position
+	info *streamInfo // nil when there is no stream
+	lost eventid.ID  // the lost mark
+	// survived: Gone only because of the mark; the stream still holds the
+	// id and what followed it up to the hole.
+	survived bool
+}
+
+// position places after against the stream. An id above the high-water mark
+// was never issued: Unknown. One below the first retained entry was
+// trimmed, or lost; one above the stream's last id or inside the retained
+// range but not in the stream was issued and lost with data Redis no longer
+// has; one below the lost mark may be followed by lost ones: all Gone.
+// Trimming does not record the newest trimmed id, so an id older than the
+// first retained entry is Gone even when it is the newest trimmed one: that
+// client gets a reset it did not strictly need, never a gap.
+func (l *Redis) position(ctx context.Context, after eventid.ID) (placement, error) {
 	info, held, lostText, err := l.inspect(ctx, after)
 	if err != nil {
-		return Unknown, nil, err
+		return placement{pos: Unknown}, err
 	}
-	lost := l.lostMark(lostText)
+	pl := placement{pos: Known, info: info, lost: l.lostMark(lostText)}
 	if info != nil {
 		l.raise(info.last)
 	}
 	switch {
 	case l.highWater().Less(after):
-		return Unknown, info, nil
-	case info == nil, info.last.Less(after), info.length == 0, after.Less(info.first), !held, after.Less(lost):
-		return Gone, info, nil
+		pl.pos = Unknown
+	case info == nil, info.last.Less(after), info.length == 0, after.Less(info.first), !held:
+		pl.pos = Gone
+	case after.Less(pl.lost):
+		pl.pos, pl.survived = Gone, true
 	}
-	return Known, info, nil
+	return pl, nil
 }
 
 // inspect runs placeScript with this process's high-water mark.

@@ -100,8 +100,8 @@ func appendOne(l *Redis) func() (eventid.ID, error) {
 func place(t *testing.T, l *Redis, after eventid.ID) Position {
 	t.Helper()
 	return eventually(t, func() (Position, error) {
-		pos, _, err := l.place(context.Background(), after)
-		return pos, err
+		pl, err := l.place(context.Background(), after)
+		return pl.pos, err
 	})
 }
 
