@@ -216,8 +216,7 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 	if err != nil {
 		return err
 	}
-	// from is the first id the client wants; guard says every retained
-	// entry from it on is wanted, so a first entry past it means trimming.
+	// from is the first id the client wants (see replayRange for guard).
 	// A client whose id was lost gets what the stream holds after it.
 	from, guard := after.Next(), true
 	switch {
@@ -236,7 +235,7 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 		if upto.Less(end) {
 			end, below = upto, false
 		}
-		if err := l.replayRange(ctx, from, end, below, guard, match, page); err != nil {
+		if err := l.replayRange(ctx, from, end, below, guard, pl.mark, match, page); err != nil {
 			return err
 		}
 	}
@@ -247,12 +246,13 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 		// Past a loss only what follows the mark is whole.
 		from = pl.lost
 	}
-	return l.replayRange(ctx, from, upto, false, guard, match, page)
+	return l.replayRange(ctx, from, upto, false, guard, pl.mark, match, page)
 }
 
 // replayRange pages the matching entries from `from` up to end, included
-// unless below is set.
-func (l *Redis) replayRange(ctx context.Context, from, end eventid.ID, below, guard bool,
+// unless below is set. guard says every retained entry from `from` on is
+// wanted, so a first retained entry past it means trimming took some.
+func (l *Redis) replayRange(ctx context.Context, from, end eventid.ID, below, guard bool, mark string,
 	match func(string) bool, page func([]*event.Event) error) error {
 	last := end.String()
 	if below {
@@ -260,7 +260,7 @@ func (l *Redis) replayRange(ctx context.Context, from, end eventid.ID, below, gu
 	}
 	events := make([]*event.Event, 0, PageSize)
 	for from.Less(end) || !below && from == end {
-		msgs, err := l.replayPage(ctx, from, last, guard)
+		msgs, err := l.replayPage(ctx, from, last, mark, guard)
 		if err != nil {
 			return err
 		}
@@ -299,34 +299,44 @@ func (l *Redis) place(ctx context.Context, after eventid.ID) (placement, error) 
 }
 
 // replayPage reads up to PageSize entries from `from` to end (an XRANGE
-// end: an id, or "(" and an id to leave it out) and, in the same
-// round trip, the stream's first entry. Trimming drops the oldest entries,
-// so with guard set a first entry later than from means entries the
-// client wanted may be gone (a conservative test: ids have gaps).
-func (l *Redis) replayPage(ctx context.Context, from eventid.ID, end string, guard bool) ([]redis.XMessage, error) {
+// end: an id, or "(" and an id to leave it out) with pageScript, so a replay
+// that Redis lost or trimmed entries under ends with ErrBehind instead of
+// reading on past the hole; mark is the lost mark the replay was placed
+// with, guard as in replayRange.
+func (l *Redis) replayPage(ctx context.Context, from eventid.ID, end, mark string, guard bool) ([]redis.XMessage, error) {
 	if err := l.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer l.release()
-	var rng, head *redis.XMessageSliceCmd
-	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		rng = p.XRangeN(ctx, l.stream, from.String(), end, PageSize)
-		head = p.XRangeN(ctx, l.stream, "-", "+", 1)
-		return nil
-	})
+	g := "0"
+	if guard {
+		g = "1"
+	}
+	res, err := pageScript.Run(ctx, l.rdb, []string{l.stream, l.lostKey},
+		from.String(), end, PageSize, idArg(l.highWater()), mark, g).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("%w: replay %s from %s: %w", ErrUnavailable, l.stream, from, err)
 	}
-	if first := head.Val(); guard && len(first) > 0 {
-		id, err := eventid.Parse(first[0].ID)
-		if err != nil {
-			return nil, fmt.Errorf("replay %s: first id %q: %w", l.stream, first[0].ID, err)
-		}
-		if from.Less(id) {
-			return nil, ErrBehind
-		}
+	if whole, _ := res[0].(int64); whole == 0 || len(res) != 2 {
+		return nil, ErrBehind
 	}
-	return rng.Val(), nil
+	entries, _ := res[1].([]any)
+	msgs := make([]redis.XMessage, 0, len(entries))
+	for _, e := range entries {
+		pair, _ := e.([]any)
+		if len(pair) != 2 {
+			return nil, fmt.Errorf("replay %s: unexpected entry %v", l.stream, e)
+		}
+		id, _ := pair[0].(string)
+		kv, _ := pair[1].([]any)
+		values := make(map[string]any, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			k, _ := kv[i].(string)
+			values[k] = kv[i+1]
+		}
+		msgs = append(msgs, redis.XMessage{ID: id, Values: values})
+	}
+	return msgs, nil
 }
 
 // acquire waits for a replay slot or for ctx to end.

@@ -77,6 +77,22 @@ return {exists and 1 or 0, length, first, last, held(KEYS[1], ARGV[1]) and 1 or 
   redis.call('GET', KEYS[2]) or ''}
 `)
 
+// pageScript reads one page of a replay (KEYS: stream, mark; ARGV: from,
+// end, count, the caller's high-water mark, the mark the replay was placed
+// with, guard). It answers {0} when the replay can no longer be whole: the
+// caller's high-water mark was lost (the mark is raised), the mark moved
+// since the placement, or with guard set, trimming passed from. Else {1,
+// entries}.
+var pageScript = redis.NewScript(lossLua + `
+if lostAt(KEYS[1], ARGV[4]) then raiseLost(KEYS[2], ARGV[4]) end
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[5] then return {0} end
+if ARGV[6] == '1' then
+  local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+  if #first > 0 and idLess(ARGV[1], first[1][1]) then return {0} end
+end
+return {1, redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[2], 'COUNT', ARGV[3])}
+`)
+
 // checkScript is the reader's look before each batch (KEYS: stream, epoch,
 // mark; ARGV: the epoch, last delivered id, mark and high-water mark the
 // reader knew, and a fresh epoch in case there is none). It answers
@@ -147,6 +163,7 @@ type placement struct {
 	pos  Position
 	info *streamInfo // nil when there is no stream
 	lost eventid.ID  // the lost mark
+	mark string      // the lost mark as Redis holds it ("" when unset)
 	// survived: Gone only because of the mark; the stream still holds the
 	// id and what followed it up to the hole.
 	survived bool
@@ -165,7 +182,7 @@ func (l *Redis) position(ctx context.Context, after eventid.ID) (placement, erro
 	if err != nil {
 		return placement{pos: Unknown}, err
 	}
-	pl := placement{pos: Known, info: info, lost: l.lostMark(lostText)}
+	pl := placement{pos: Known, info: info, lost: l.lostMark(lostText), mark: lostText}
 	if info != nil {
 		l.raise(info.last)
 	}

@@ -175,3 +175,42 @@ func TestRedisFlushMarkStaysBelowNewIDs(t *testing.T) {
 	require.Equal(t, Known, place(t, other, first), "an id issued after the flush")
 	require.Equal(t, Gone, place(t, other, before), "an id from before it")
 }
+
+// Redis loses entries while a replay is being written (a catch-up or a
+// resume that takes the client a while): the next page finds the hole and
+// the replay ends with ErrBehind, so the client resumes and is told, instead
+// of the replay ending quietly where the restored stream ends and live
+// events following after the hole.
+func TestRedisReplayEndsWhenRedisLosesEntriesUnderIt(t *testing.T) {
+	t.Parallel()
+	for name, lose := range map[string]func(t *testing.T, srv *redistest.Server, l *Redis){
+		"flushall": func(t *testing.T, _ *redistest.Server, l *Redis) {
+			require.NoError(t, l.rdb.FlushAll(context.Background()).Err())
+		},
+		"restore": func(t *testing.T, srv *redistest.Server, l *Redis) {
+			srv.Stop(t, false)
+			srv.Start(t)
+			eventually(t, func() (string, error) { return l.rdb.Ping(context.Background()).Result() })
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t)
+			l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 1000})
+			kept := appendTo(t, l, "a", 1)
+			require.NoError(t, l.rdb.Save(context.Background()).Err())
+			later := appendTo(t, l, "a", 2*PageSize)
+			pages := 0
+			err := l.Replay(context.Background(), kept[0], later[len(later)-1], all,
+				func(Position) error { return nil },
+				func([]*event.Event) error {
+					if pages++; pages == 1 {
+						lose(t, srv, l)
+					}
+					return nil
+				})
+			require.ErrorIs(t, err, ErrBehind)
+			require.Equal(t, 1, pages)
+		})
+	}
+}
