@@ -29,13 +29,20 @@ import (
 // holding those ids would get resets they do not need. Ids after a loss are
 // above everything issued before it (they come from the clock and from the
 // appender's high-water mark), so when the reader knows which entries are
-// new (after a changed epoch, every entry; after a lost delivered entry,
-// every entry above it) it caps the mark at the first of them.
+// new (those above a delivered entry that was lost) it caps the mark at the
+// first of them. A changed epoch alone says nothing about which entries
+// survived (the marker may have been evicted or restored apart), so only
+// entries above the reader's lost delivery count as new.
 const lossLua = `
+-- ids are <ms>-<seq>; anything else (a hand-edited mark) counts as 0-0.
+-- Both parts stay far below 2^53, so doubles compare them exactly.
+local function idParts(id)
+  local ms, seq = string.match(id or '', '^(%d+)-(%d+)$')
+  return tonumber(ms) or 0, tonumber(seq) or 0
+end
 local function idLess(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  local am, as = idParts(a)
+  local bm, bs = idParts(b)
   return am < bm or (am == bm and as < bs)
 end
 local function raiseLost(k, id)
@@ -113,12 +120,13 @@ end
 if ARGV[1] == '' then return answer(1) end
 local changed = epoch ~= ARGV[1]
 local seenGone = ARGV[2] ~= '' and not held(KEYS[1], ARGV[2])
-local seenLost = seenGone and lostAt(KEYS[1], ARGV[2])
+-- After a changed epoch an id below the first entry was not trimmed: the
+-- dataset it was in is gone.
+local seenLost = seenGone and (changed or lostAt(KEYS[1], ARGV[2]))
 if changed or seenLost or lostAt(KEYS[1], ARGV[4]) then
   local mark = ARGV[4]
-  if mark ~= '' and (changed or seenLost) then
-    local from = changed and '-' or '(' .. ARGV[2]
-    local new = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 1)
+  if mark ~= '' and seenLost then
+    local new = redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', 1)
     if #new > 0 and idLess(new[1][1], mark) then mark = new[1][1] end
   end
   if mark ~= '' then raiseLost(KEYS[3], mark) end

@@ -33,6 +33,9 @@ type reader struct {
 	seen    eventid.ID // the last entry delivered, zero before the first
 	epoch   string     // the dataset marker at the last check, "" before it
 	lost    string     // the lost mark at the last check
+	// reported: the high-water mark when the reader last reported a loss;
+	// until it moves, its being lost is that loss, not a new one.
+	reported eventid.ID
 }
 
 // Run is the instance's one reader: it hands every entry after the log's
@@ -120,8 +123,13 @@ func (r *reader) step(ctx context.Context) error {
 // loss), calls OnLost before anything of the new dataset is delivered. The
 // first check, after the start, only notes the epoch and the mark.
 func (r *reader) verify(ctx context.Context) error {
+	hw := r.l.highWater()
+	hwArg := idArg(hw)
+	if hw == r.reported {
+		hwArg = ""
+	}
 	res, err := checkScript.Run(ctx, r.l.rdb, []string{r.l.stream, r.l.epoch, r.l.lostKey},
-		r.epoch, idArg(r.seen), r.lost, idArg(r.l.highWater()), rand.Text()).Slice()
+		r.epoch, idArg(r.seen), r.lost, hwArg, rand.Text()).Slice()
 	if err != nil {
 		return fmt.Errorf("check %s at %s: %w", r.l.stream, r.seen, err)
 	}
@@ -140,7 +148,7 @@ func (r *reader) verify(ctx context.Context) error {
 	}
 	logx.Errorw("redis lost events: every client is told to resume", logx.Field("position", r.pos.String()),
 		logx.Field("delivered", r.seen.String()), logx.Field("lostMark", r.lost))
-	r.seen = eventid.ID{}
+	r.seen, r.reported = eventid.ID{}, hw
 	// Read what Redis holds now that is not delivered yet: an empty stream
 	// from its beginning, an older snapshot from its end.
 	last, _ := res[3].(string)
