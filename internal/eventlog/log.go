@@ -42,12 +42,11 @@ type Log interface {
 	// nothing and returns the earlier event's id with dup set.
 	Append(ctx context.Context, m event.Message) (id eventid.ID, dup bool, err error)
 	// Replay streams the retained events after `after`, up to and including
-	// `upto`, whose topic passes match, in id order, in pages of at most
-	// PageSize events (page must not keep the slice). It calls start
-	// exactly once with where `after` stands, at the point where that holds:
-	// before any page, except when the log lost events after some it still
-	// has that follow `after`; then those come first and start(Gone) sits at
-	// the hole, so what follows a Gone is always whole. An
+	// `upto`, whose topic passes match, in id order. It calls start exactly
+	// once, before any page, with where `after` stands; then page with at
+	// most PageSize events at a time (page must not keep the slice). After
+	// a Gone, what follows is whole: it starts past the last hole the log
+	// knows of (older history, or events the log lost). An
 	// error returned by start or page ends the replay and is returned
 	// unchanged; the log's own failures wrap ErrUnavailable, and ErrBehind
 	// says history moved past the replay while it ran.

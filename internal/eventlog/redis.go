@@ -228,39 +228,25 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 	case from.Less(pl.info.first):
 		from = pl.info.first
 	}
-	if pl.survived {
-		// The entries up to the mark follow the client's id without a gap;
-		// the reset goes where the hole is, after them.
-		end, below := pl.lost, true
-		if upto.Less(end) {
-			end, below = upto, false
-		}
-		if err := l.replayRange(ctx, from, end, below, guard, pl.mark, match, page); err != nil {
-			return err
-		}
-	}
 	if err := start(pl.pos); err != nil {
 		return err
 	}
 	if pl.pos == Gone && from.Less(pl.lost) {
-		// Past a loss only what follows the mark is whole.
+		// Below the mark there may be several holes (one per loss); what
+		// follows the reset must be whole, so it starts at the mark.
 		from = pl.lost
 	}
-	return l.replayRange(ctx, from, upto, false, guard, pl.mark, match, page)
+	return l.replayRange(ctx, from, upto, guard, pl.mark, match, page)
 }
 
-// replayRange pages the matching entries from `from` up to end, included
-// unless below is set. guard says every retained entry from `from` on is
-// wanted, so a first retained entry past it means trimming took some.
-func (l *Redis) replayRange(ctx context.Context, from, end eventid.ID, below, guard bool, mark string,
+// replayRange pages the matching entries in [from, upto]. guard says every
+// retained entry from `from` on is wanted, so a first retained entry past it
+// means trimming took some.
+func (l *Redis) replayRange(ctx context.Context, from, upto eventid.ID, guard bool, mark string,
 	match func(string) bool, page func([]*event.Event) error) error {
-	last := end.String()
-	if below {
-		last = "(" + last
-	}
 	events := make([]*event.Event, 0, PageSize)
-	for from.Less(end) || !below && from == end {
-		msgs, err := l.replayPage(ctx, from, last, mark, guard)
+	for !upto.Less(from) {
+		msgs, err := l.replayPage(ctx, from, upto, mark, guard)
 		if err != nil {
 			return err
 		}
@@ -298,12 +284,11 @@ func (l *Redis) place(ctx context.Context, after eventid.ID) (placement, error) 
 	return l.position(ctx, after)
 }
 
-// replayPage reads up to PageSize entries from `from` to end (an XRANGE
-// end: an id, or "(" and an id to leave it out) with pageScript, so a replay
-// that Redis lost or trimmed entries under ends with ErrBehind instead of
-// reading on past the hole; mark is the lost mark the replay was placed
-// with, guard as in replayRange.
-func (l *Redis) replayPage(ctx context.Context, from eventid.ID, end, mark string, guard bool) ([]redis.XMessage, error) {
+// replayPage reads up to PageSize entries in [from, upto] with pageScript,
+// so a replay that Redis lost or trimmed entries under ends with ErrBehind
+// instead of reading on past the hole; mark is the lost mark the replay was
+// placed with, guard as in replayRange.
+func (l *Redis) replayPage(ctx context.Context, from, upto eventid.ID, mark string, guard bool) ([]redis.XMessage, error) {
 	if err := l.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -313,7 +298,7 @@ func (l *Redis) replayPage(ctx context.Context, from eventid.ID, end, mark strin
 		g = "1"
 	}
 	res, err := pageScript.Run(ctx, l.rdb, []string{l.stream, l.lostKey},
-		from.String(), end, PageSize, idArg(l.highWater()), mark, g).Slice()
+		from.String(), upto.String(), PageSize, idArg(l.highWater()), mark, g).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("%w: replay %s from %s: %w", ErrUnavailable, l.stream, from, err)
 	}

@@ -172,9 +172,6 @@ type placement struct {
 	info *streamInfo // nil when there is no stream
 	lost eventid.ID  // the lost mark
 	mark string      // the lost mark as Redis holds it ("" when unset)
-	// survived: Gone only because of the mark; the stream still holds the
-	// id and what followed it up to the hole.
-	survived bool
 }
 
 // position places after against the stream. An id above the high-water mark
@@ -197,10 +194,8 @@ func (l *Redis) position(ctx context.Context, after eventid.ID) (placement, erro
 	switch {
 	case l.highWater().Less(after):
 		pl.pos = Unknown
-	case info == nil, info.last.Less(after), info.length == 0, after.Less(info.first), !held:
+	case info == nil, info.last.Less(after), info.length == 0, after.Less(info.first), !held, after.Less(pl.lost):
 		pl.pos = Gone
-	case after.Less(pl.lost):
-		pl.pos, pl.survived = Gone, true
 	}
 	return pl, nil
 }

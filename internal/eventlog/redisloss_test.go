@@ -291,3 +291,31 @@ func TestRedisMalformedMarkCountsAsNone(t *testing.T) {
 	require.Equal(t, ids[1].String(), l.rdb.Get(ctx, "t:lost").Val())
 	require.Equal(t, Gone, place(t, l, ids[0]))
 }
+
+// Two restores, each from a snapshot taken after the previous one: an id
+// from before both has a hole after it, then history, then another hole.
+// The reset comes first and only what follows the last hole comes after it.
+func TestRedisTwoLossesOneResetThenWhole(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	ctx := context.Background()
+	restore := func() {
+		srv.Stop(t, false) // back to the last SAVE
+		srv.Start(t)
+	}
+	old := appendTo(t, l, "a", 1)
+	require.NoError(t, l.rdb.Save(ctx).Err())
+	appendTo(t, l, "a", 2)
+	restore()
+	between := eventually(t, appendOne(l))
+	require.NoError(t, l.rdb.Save(ctx).Err())
+	appendTo(t, l, "a", 2)
+	restore()
+	next := eventually(t, appendOne(l))
+
+	evs, pos, err := replayAll(t, l, old[0], next, all)
+	require.NoError(t, err)
+	require.Equal(t, Gone, pos)
+	require.Equal(t, []eventid.ID{next}, ids(evs), "not %s, which sits between the holes", between)
+}
