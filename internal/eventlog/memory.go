@@ -98,6 +98,13 @@ func (l *Memory) Append(_ context.Context, m event.Message) (eventid.ID, bool, e
 	}
 }
 
+// Issued reports whether id is at or below the last id handed out.
+func (l *Memory) Issued(id eventid.ID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.last.Less(id)
+}
+
 // Replay copies one page at a time under the lock and hands it to page
 // with the lock released, so a slow client never holds up publishers.
 func (l *Memory) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool,

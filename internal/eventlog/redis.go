@@ -180,6 +180,11 @@ func (l *Redis) Append(ctx context.Context, m event.Message) (eventid.ID, bool, 
 	return id, dup == 1, nil
 }
 
+// Issued reports whether id is at or below the high-water mark.
+func (l *Redis) Issued(id eventid.ID) bool {
+	return !l.highWater().Less(id)
+}
+
 // raise lifts the high-water mark to id.
 func (l *Redis) raise(id eventid.ID) {
 	l.hwmMu.Lock()

@@ -147,7 +147,16 @@ func (s *Streams) resume(ctx context.Context, st *stream.Stream, req Request, la
 	case err != nil && !started && errors.Is(err, eventlog.ErrUnavailable):
 		logx.WithContext(ctx).Errorw("replay failed", logx.Field("lastEventId", req.LastEventID),
 			logx.Field("error", err.Error()))
-		return eventid.ID{}, s.reset(st, resetUnavailable, req.LastEventID)
+		if err := s.reset(st, resetUnavailable, req.LastEventID); err != nil {
+			return eventid.ID{}, err
+		}
+		// History could not be read, but an id this process saw issued
+		// still says what the client holds: queued events up to it (the
+		// reader can be behind the client) are duplicates.
+		if s.Log.Issued(after) {
+			return after, nil
+		}
+		return eventid.ID{}, nil
 	case err != nil:
 		return eventid.ID{}, err
 	case pos == eventlog.Unknown:

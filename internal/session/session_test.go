@@ -2,11 +2,13 @@ package session_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -14,6 +16,7 @@ import (
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
 	"ssehub/internal/metrics"
+	"ssehub/internal/redistest"
 	"ssehub/internal/session"
 	"ssehub/internal/testkit"
 )
@@ -26,8 +29,7 @@ import (
 func TestResumeAheadOfTheHubNeverRepeatsTheLastEventID(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h := hub.New(hub.Options{MaxClients: 4, ClientBuffer: 64})
-	go h.Run(ctx)
+	h := startHub(ctx)
 	log := eventlog.NewMemory(3, 0)
 	var ids []string
 	for range 6 {
@@ -35,18 +37,63 @@ func TestResumeAheadOfTheHubNeverRepeatsTheLastEventID(t *testing.T) {
 		require.NoError(t, err)
 		ids = append(ids, id.String())
 	}
-	streams := &session.Streams{Hub: h, Log: log, Metrics: metrics.New(metrics.NewTopicLabels(4), false),
-		Retry: time.Second, WriteTimeout: 5 * time.Second}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		assert.NoError(t, streams.Serve(w, r, session.Request{Topics: []string{"a"},
-			LastEventID: ids[0], Release: func() {}}))
-	}))
-	t.Cleanup(srv.Close) // after the stream's own cleanup closed it
-
-	s := testkit.Open(t, srv.URL, nil)
+	s := resume(t, h, log, ids[0])
 	require.Equal(t, "reset", s.NextEvent(t).Event)
 	go func() { _ = log.Run(ctx, h.Deliver) }()
 	for _, want := range ids[1:] {
 		require.Equal(t, want, s.NextEvent(t).ID)
 	}
+}
+
+func startHub(ctx context.Context) *hub.Hub {
+	h := hub.New(hub.Options{MaxClients: 4, ClientBuffer: 64})
+	go h.Run(ctx)
+	return h
+}
+
+// resume opens a stream on topic "a" served by a session on h and log,
+// resuming from lastID.
+func resume(t *testing.T, h *hub.Hub, log eventlog.Log, lastID string) *testkit.Stream {
+	t.Helper()
+	streams := &session.Streams{Hub: h, Log: log, Metrics: metrics.New(metrics.NewTopicLabels(4), false),
+		Retry: time.Second, WriteTimeout: 5 * time.Second}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.NoError(t, streams.Serve(w, r, session.Request{Topics: []string{"a"},
+			LastEventID: lastID, Release: func() {}}))
+	}))
+	t.Cleanup(srv.Close) // after the stream's own cleanup closed it
+	return testkit.Open(t, srv.URL, nil)
+}
+
+// Redis is down when a client resumes, and this instance's reader is behind
+// the client (the instance appended the events, its reader has not
+// delivered them yet): the client is told history is unavailable, and then
+// gets the events after its id once, not again the ones it had.
+func TestResumeWhileRedisIsDownNeverRepeatsTheLastEventID(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	defer rdb.Close()
+	log := eventlog.NewRedis(rdb, eventlog.RedisOptions{Prefix: "t", Size: 100})
+	var evs []*event.Event
+	for i := range 3 {
+		m := event.Message{Topic: "a", Type: "m", Data: []byte(fmt.Sprint(i))}
+		id, _, err := log.Append(ctx, m)
+		require.NoError(t, err)
+		ev, err := event.New(id, m, int64(id.Ms))
+		require.NoError(t, err)
+		evs = append(evs, ev)
+	}
+	srv.Kill()
+	h := startHub(ctx)
+
+	s := resume(t, h, log, evs[1].ID.String())
+	reset := s.NextEvent(t)
+	require.Equal(t, "reset", reset.Event)
+	require.Contains(t, reset.Data, "history-unavailable")
+	for _, ev := range evs { // the reader catching up
+		h.Deliver(ev)
+	}
+	require.Equal(t, evs[2].ID.String(), s.NextEvent(t).ID)
 }
