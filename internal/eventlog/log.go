@@ -52,8 +52,9 @@ type Log interface {
 	// says history moved past the replay while it ran.
 	Replay(ctx context.Context, after, upto eventid.ID, match func(topic string) bool,
 		start func(Position) error, page func([]*event.Event) error) error
-	// Issued reports whether this process saw id issued (appended or
-	// delivered here): a client holding it holds nothing unknown to us.
+	// Issued reports whether id can have been issued by now (this process
+	// saw it, or, with a shared log, it is not later than the clock), so a
+	// client holding it needs nothing at or below it.
 	Issued(id eventid.ID) bool
 	// Run hands every appended event to deliver, in id order, until ctx ends.
 	Run(ctx context.Context, deliver func(*event.Event)) error

@@ -180,9 +180,15 @@ func (l *Redis) Append(ctx context.Context, m event.Message) (eventid.ID, bool, 
 	return id, dup == 1, nil
 }
 
-// Issued reports whether id is at or below the high-water mark.
+// issuedSkew is how far the clock of Redis, which makes the ids, may run
+// ahead of this process's clock.
+const issuedSkew = time.Second
+
+// Issued reports whether id is at or below the high-water mark, or not
+// later than the clock: another instance may have issued it before this
+// one's reader delivered it.
 func (l *Redis) Issued(id eventid.ID) bool {
-	return !l.highWater().Less(id)
+	return !l.highWater().Less(id) || id.Ms <= uint64(time.Now().Add(issuedSkew).UnixMilli())
 }
 
 // raise lifts the high-water mark to id.

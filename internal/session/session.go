@@ -150,9 +150,10 @@ func (s *Streams) resume(ctx context.Context, st *stream.Stream, req Request, la
 		if err := s.reset(st, resetUnavailable, req.LastEventID); err != nil {
 			return eventid.ID{}, err
 		}
-		// History could not be read, but an id this process saw issued
+		// History could not be read, but an id that can have been issued
 		// still says what the client holds: queued events up to it (the
-		// reader can be behind the client) are duplicates.
+		// reader can be behind the client) are duplicates. A future id
+		// dedupes nothing, so a forged one cannot hold events back.
 		if s.Log.Issued(after) {
 			return after, nil
 		}

@@ -66,7 +66,7 @@ func resume(t *testing.T, h *hub.Hub, log eventlog.Log, lastID string) *testkit.
 }
 
 // Redis is down when a client resumes, and this instance's reader is behind
-// the client (the instance appended the events, its reader has not
+// the client (another instance appended the events; this one has not
 // delivered them yet): the client is told history is unavailable, and then
 // gets the events after its id once, not again the ones it had.
 func TestResumeWhileRedisIsDownNeverRepeatsTheLastEventID(t *testing.T) {
@@ -76,10 +76,11 @@ func TestResumeWhileRedisIsDownNeverRepeatsTheLastEventID(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
 	defer rdb.Close()
 	log := eventlog.NewRedis(rdb, eventlog.RedisOptions{Prefix: "t", Size: 100})
+	other := eventlog.NewRedis(rdb, eventlog.RedisOptions{Prefix: "t", Size: 100})
 	var evs []*event.Event
 	for i := range 3 {
 		m := event.Message{Topic: "a", Type: "m", Data: []byte(fmt.Sprint(i))}
-		id, _, err := log.Append(ctx, m)
+		id, _, err := other.Append(ctx, m)
 		require.NoError(t, err)
 		ev, err := event.New(id, m, int64(id.Ms))
 		require.NoError(t, err)
@@ -96,4 +97,26 @@ func TestResumeWhileRedisIsDownNeverRepeatsTheLastEventID(t *testing.T) {
 		h.Deliver(ev)
 	}
 	require.Equal(t, evs[2].ID.String(), s.NextEvent(t).ID)
+}
+
+// The same with a forged id from the future: it holds nothing back.
+func TestResumeWhileRedisIsDownFromAFutureIDHoldsNothingBack(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	defer rdb.Close()
+	log := eventlog.NewRedis(rdb, eventlog.RedisOptions{Prefix: "t", Size: 100})
+	m := event.Message{Topic: "a", Type: "m", Data: []byte(`1`)}
+	id, _, err := log.Append(ctx, m)
+	require.NoError(t, err)
+	ev, err := event.New(id, m, int64(id.Ms))
+	require.NoError(t, err)
+	srv.Kill()
+	h := startHub(ctx)
+
+	s := resume(t, h, log, fmt.Sprintf("%d-0", time.Now().Add(time.Hour).UnixMilli()))
+	require.Equal(t, "reset", s.NextEvent(t).Event)
+	h.Deliver(ev)
+	require.Equal(t, id.String(), s.NextEvent(t).ID)
 }
