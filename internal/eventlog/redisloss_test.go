@@ -226,17 +226,25 @@ func (j *journal) losses() int {
 	return n
 }
 
+// readerWithTwo starts Redis and a log whose reader reports into a journal,
+// and appends two events it has delivered.
+func readerWithTwo(t *testing.T) (*redistest.Server, *journal, *Redis, []eventid.ID) {
+	t.Helper()
+	srv := redistest.Start(t)
+	j := newJournal(0)
+	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnLost: j.lost})
+	runReader(t, l, j)
+	ids := appendTo(t, l, "a", 2)
+	j.waitFor(t, ids[1])
+	return srv, j, l, ids
+}
+
 // One restore is reported once: the reader's own high-water mark, lost with
 // the restore, is that loss and not a new one when the next batch comes
 // (else every client would be cut a second time).
 func TestRedisRestoreReportedOnce(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
-	j := newJournal(0)
-	a := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnLost: j.lost})
-	runReader(t, a, j)
-	kept := appendTo(t, a, "a", 2)
-	j.waitFor(t, kept[1])
+	srv, j, a, _ := readerWithTwo(t)
 	require.NoError(t, a.rdb.Save(context.Background()).Err())
 	gone := appendTo(t, a, "a", 2)
 	j.waitFor(t, gone[1])
@@ -255,12 +263,7 @@ func TestRedisRestoreReportedOnce(t *testing.T) {
 // the lost ids would continue past the hole.
 func TestRedisChangedEpochKeepsTheMarkAboveSurvivors(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
-	j := newJournal(0)
-	a := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnLost: j.lost})
-	runReader(t, a, j)
-	kept := appendTo(t, a, "a", 2)
-	j.waitFor(t, kept[1])
+	srv, j, a, kept := readerWithTwo(t)
 	ctx := context.Background()
 	epoch, err := a.rdb.Get(ctx, "t:epoch").Result()
 	require.NoError(t, err)

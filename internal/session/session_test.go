@@ -65,20 +65,17 @@ func resume(t *testing.T, h *hub.Hub, log eventlog.Log, lastID string) *testkit.
 	return testkit.Open(t, srv.URL, nil)
 }
 
-// Redis is down when a client resumes, and this instance's reader is behind
-// the client (another instance appended the events; this one has not
-// delivered them yet): the client is told history is unavailable, and then
-// gets the events after its id once, not again the ones it had.
-func TestResumeWhileRedisIsDownNeverRepeatsTheLastEventID(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+// appendThenDown appends n events to a Redis log through another instance,
+// then stops Redis; it returns the serving instance's log and the events.
+func appendThenDown(t *testing.T, ctx context.Context, n int) (eventlog.Log, []*event.Event) {
+	t.Helper()
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
-	defer rdb.Close()
+	t.Cleanup(func() { _ = rdb.Close() })
 	log := eventlog.NewRedis(rdb, eventlog.RedisOptions{Prefix: "t", Size: 100})
 	other := eventlog.NewRedis(rdb, eventlog.RedisOptions{Prefix: "t", Size: 100})
 	var evs []*event.Event
-	for i := range 3 {
+	for i := range n {
 		m := event.Message{Topic: "a", Type: "m", Data: []byte(fmt.Sprint(i))}
 		id, _, err := other.Append(ctx, m)
 		require.NoError(t, err)
@@ -87,6 +84,17 @@ func TestResumeWhileRedisIsDownNeverRepeatsTheLastEventID(t *testing.T) {
 		evs = append(evs, ev)
 	}
 	srv.Kill()
+	return log, evs
+}
+
+// Redis is down when a client resumes, and this instance's reader is behind
+// the client (another instance appended the events; this one has not
+// delivered them yet): the client is told history is unavailable, and then
+// gets the events after its id once, not again the ones it had.
+func TestResumeWhileRedisIsDownNeverRepeatsTheLastEventID(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log, evs := appendThenDown(t, ctx, 3)
 	h := startHub(ctx)
 
 	s := resume(t, h, log, evs[1].ID.String())
@@ -103,20 +111,11 @@ func TestResumeWhileRedisIsDownNeverRepeatsTheLastEventID(t *testing.T) {
 func TestResumeWhileRedisIsDownFromAFutureIDHoldsNothingBack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
-	defer rdb.Close()
-	log := eventlog.NewRedis(rdb, eventlog.RedisOptions{Prefix: "t", Size: 100})
-	m := event.Message{Topic: "a", Type: "m", Data: []byte(`1`)}
-	id, _, err := log.Append(ctx, m)
-	require.NoError(t, err)
-	ev, err := event.New(id, m, int64(id.Ms))
-	require.NoError(t, err)
-	srv.Kill()
+	log, evs := appendThenDown(t, ctx, 1)
 	h := startHub(ctx)
 
 	s := resume(t, h, log, fmt.Sprintf("%d-0", time.Now().Add(time.Hour).UnixMilli()))
 	require.Equal(t, "reset", s.NextEvent(t).Event)
-	h.Deliver(ev)
-	require.Equal(t, id.String(), s.NextEvent(t).ID)
+	h.Deliver(evs[0])
+	require.Equal(t, evs[0].ID.String(), s.NextEvent(t).ID)
 }
