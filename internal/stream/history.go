@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 
+	"github.com/zeromicro/go-zero/core/logx"
+
 	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
@@ -78,6 +80,7 @@ func catchUpEnding(err error) ending {
 	case errors.Is(err, errBehind), errors.Is(err, eventlog.ErrBehind), errors.Is(err, eventlog.ErrUnavailable):
 		return ending{reason: hub.ReasonSlow}
 	default:
+		logx.Errorw("catch-up failed", logx.Field("error", err.Error()))
 		return ending{reason: hub.ReasonClient}
 	}
 }
