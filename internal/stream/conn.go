@@ -13,7 +13,8 @@ import (
 // Conn is a stream whose connection the Pool took over from net/http: no
 // goroutine and no buffers of its own while idle, only this and the hub's
 // queue. A writer (or the goroutine catching it up) serves it only while it
-// holds scheduled, so its plain fields have one user at a time.
+// holds scheduled, so its plain fields have one user at a time; once the
+// writers have stopped, Run ends what is left but those still catching up.
 type Conn struct {
 	id      uint64
 	pool    *Pool
@@ -27,13 +28,15 @@ type Conn struct {
 
 	scheduled atomic.Bool  // queued for or held by a writer
 	dirty     atomic.Bool  // something happened since the writer last looked
-	gone      atomic.Bool  // the peer closed (from the poller)
+	gone      atomic.Bool  // the peer closed (from the poller) or a write failed
 	stalled   atomic.Bool  // a write waited longer than the write timeout
 	expired   atomic.Bool  // the token expired (from the poller's sweep)
 	waitSince atomic.Int64 // unix nanos a short write started waiting, or 0
+	catching  atomic.Bool  // held by the goroutine catching it up
 
-	pending []byte // the unwritten tail of a short write
-	done    bool   // ended; guarded by the pool's mutex
+	pending []byte  // the unwritten tail of a short write
+	closing *ending // how it ends, once its last frame is queued
+	done    bool    // ended; guarded by the pool's mutex
 }
 
 var _ hub.Waker = (*Conn)(nil)

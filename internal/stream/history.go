@@ -79,6 +79,8 @@ func catchUpEnding(err error) ending {
 		return stalled
 	case errors.Is(err, errBehind), errors.Is(err, eventlog.ErrBehind), errors.Is(err, eventlog.ErrUnavailable):
 		return ending{reason: hub.ReasonSlow}
+	case errors.Is(err, context.Canceled): // the client went
+		return ending{reason: hub.ReasonClient}
 	default:
 		logx.Errorw("catch-up failed", logx.Field("error", err.Error()))
 		return ending{reason: hub.ReasonClient}

@@ -121,7 +121,9 @@ func (p *Pool) Run(ctx context.Context) {
 	p.stopped = true
 	left := make([]*Conn, 0, len(p.conns))
 	for _, c := range p.conns {
-		left = append(left, c)
+		if !c.catching.Load() { // that one is its catch-up's to end
+			left = append(left, c)
+		}
 	}
 	p.mu.Unlock()
 	for _, c := range left {
@@ -286,64 +288,92 @@ func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
 	case c.stalled.Load():
 		p.end(c, stalled)
 		return buf, false
+	case c.closing != nil:
+		// Only its last frame is left to write.
+		if p.send(c, nil) || c.gone.Load() {
+			p.end(c, *c.closing)
+		}
+		return buf, false
 	case c.expired.Load():
 		p.end(c, ending{reason: hub.ReasonAuth})
 		return buf, false
 	}
-	if len(c.pending) > 0 {
-		n, err := writeFD(c.fd, c.pending)
-		if err != nil {
-			p.end(c, ending{reason: hub.ReasonClient})
-			return buf, false
-		}
-		if c.pending = c.pending[n:]; len(c.pending) > 0 {
-			_ = p.poller.watch(c.fd, c.id, pollOut)
-			return buf, false
-		}
-		c.pending = nil
-		c.waitSince.Store(0)
-		p.waiting.Add(-1)
-		_ = p.poller.watch(c.fd, c.id, pollIn)
+	if len(c.pending) > 0 && !p.send(c, nil) {
+		return buf, false
 	}
 
 	// Lagging is read before the batch: the catch-up rule (rules.go).
 	from, lagging := c.client.Lagging()
 	buf, closed, full := batch(buf[:chunkHead], c.client.Events(), c.after, c.tagged)
 	if out := frameChunk(buf); len(out) > 0 {
-		n, err := writeFD(c.fd, out)
-		switch {
-		case err != nil:
-			p.end(c, ending{reason: hub.ReasonClient})
-			return buf, false
-		case n < len(out):
-			c.pending = append([]byte(nil), out[n:]...)
-			c.waitSince.Store(time.Now().UnixNano())
-			p.waiting.Add(1)
-			_ = p.poller.watch(c.fd, c.id, pollOut)
-		}
+		p.send(c, out)
 	}
 	switch {
-	case closed && len(c.pending) > 0:
-		// The last frame goes after what the client is still reading; the
-		// stall rule (sweep) or the end of the drain bounds the wait.
+	case c.gone.Load():
+		p.end(c, ending{reason: hub.ReasonClient})
 	case closed:
 		// The hub cut the client off and counted it already.
 		p.end(c, ending{reason: c.client.Reason()})
 	case full:
 		c.dirty.Store(true)
 	case lagging && len(c.pending) == 0:
+		c.catching.Store(true)
 		threading.GoSafe(func() { p.catchUp(c, from) })
 		return buf, true
 	}
 	return buf, false
 }
 
+// send writes b after what c still has pending, without blocking; what the
+// socket does not take waits in pending until the poller reports room, and
+// the stall rule (sweep) bounds that wait from the first short write. It
+// reports whether nothing is left pending; a failed write marks the peer
+// gone, for serve to end the stream.
+func (p *Pool) send(c *Conn, b []byte) bool {
+	waiting := len(c.pending) > 0
+	if waiting {
+		b = append(c.pending, b...)
+	}
+	n, err := writeFD(c.fd, b)
+	switch {
+	case err != nil:
+		c.gone.Store(true)
+		c.dirty.Store(true)
+		return false
+	case n < len(b) && waiting:
+		c.pending = b[n:]
+	case n < len(b):
+		c.pending = append([]byte(nil), b[n:]...)
+		c.waitSince.Store(time.Now().UnixNano())
+		p.waiting.Add(1)
+	case waiting:
+		c.pending = nil
+		c.waitSince.Store(0)
+		p.waiting.Add(-1)
+		_ = p.poller.watch(c.fd, c.id, pollIn)
+		return true
+	default:
+		return true
+	}
+	_ = p.poller.watch(c.fd, c.id, pollOut)
+	return false
+}
+
 // catchUp writes what a lagging stream missed from the log, holding c, and
-// then gives it back to the writers.
+// then gives it back to the writers. Once Run's context has ended no writer
+// serves c again, so then the stream ends here.
 func (p *Pool) catchUp(c *Conn, from eventid.ID) {
-	if err := catchUp(p.ctx, p.opts.Hub, p.opts.Log, c.client, from, c.after, c.tagged,
-		connSink{c, p.opts.WriteTimeout}); err != nil {
+	err := catchUp(p.ctx, p.opts.Hub, p.opts.Log, c.client, from, c.after, c.tagged,
+		connSink{c, p.opts.WriteTimeout})
+	if err != nil && p.ctx.Err() == nil {
 		p.end(c, catchUpEnding(err))
+	}
+	// Cleared before ctx is read: Run leaves c to this goroutine only while
+	// catching is set, so either Run or the check below ends c.
+	c.catching.Store(false)
+	if p.ctx.Err() != nil {
+		p.end(c, ending{reason: hub.ReasonShutdown, abort: true})
+		return
 	}
 	c.dirty.Store(true)
 	p.unschedule(c)
@@ -365,25 +395,25 @@ func frameChunk(buf []byte) []byte {
 }
 
 // end is the one way a taken-over stream ends: on the wire (its last frame
-// and the end of the chunked body, or a reset for a client that is not
-// reading), then the descriptor is closed, the capacity given back and the
-// owner told, once.
+// and the end of the chunked body, after whatever the client is still
+// reading, or a reset for a client that is not reading), then the
+// descriptor is closed, the capacity given back and the owner told, once.
+// A last frame the socket cannot take at once waits like any other write,
+// and end runs again when it is out.
 func (p *Pool) end(c *Conn, e ending) {
+	if !e.abort && e.reason != hub.ReasonClient && c.closing == nil {
+		c.closing = &e
+		last := farewell(make([]byte, chunkHead, chunkHead+64), e, p.opts.Retry)
+		if !p.send(c, append(frameChunk(last), endOfBody...)) && !c.gone.Load() {
+			return
+		}
+	}
 	if !p.claim(c) {
 		return
 	}
-	if len(c.pending) > 0 {
-		// Whatever follows would queue behind bytes the client is not reading.
-		e.abort = true
-	}
-	switch {
-	case e.abort:
+	if e.abort {
 		abort(c.nc)
-	case e.reason != hub.ReasonClient:
-		last := farewell(make([]byte, chunkHead, chunkHead+64), e, p.opts.Retry)
-		_, _ = writeFD(c.fd, append(frameChunk(last), endOfBody...))
-		_ = c.nc.Close()
-	default:
+	} else {
 		_ = c.nc.Close()
 	}
 	c.owner.Ended(e.reason)
@@ -417,7 +447,7 @@ func (p *Pool) claim(c *Conn) bool {
 		return false
 	}
 	c.done = true
-	if c.pending != nil {
+	if c.waitSince.Load() != 0 {
 		p.waiting.Add(-1)
 	}
 	if c.expires != 0 {

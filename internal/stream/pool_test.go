@@ -351,6 +351,49 @@ func TestPoolEndsStreamCutWithFullQueue(t *testing.T) {
 	require.GreaterOrEqual(t, resp.Retry, 1000, "no retry before the end")
 }
 
+// TestPoolLastFrameWaitsBehindAFullSocket: a stream that ends while its
+// client is behind (its socket full, a write pending) gets its last frame
+// after what the client is still reading, not instead of it: the events in
+// order, then the end of the body. The pool once reset such a stream, and
+// wrote the last frame of one whose socket was full at that instant without
+// checking that it went out, so the client saw its stream cut mid-body.
+func TestPoolLastFrameWaitsBehindAFullSocket(t *testing.T) {
+	t.Parallel()
+	f := start(t, 8, false)
+	f.expires.Store(time.Now().Add(time.Hour).UnixNano())
+	c, br := f.dialSmall(t)
+	big := strings.Repeat("x", 60<<10)
+	for seq := uint64(1); f.pool.waiting.Load() == 0; seq++ {
+		require.Less(t, seq, uint64(10_000), "the socket never filled")
+		f.hub.Deliver(wireEvent(t, seq, big))
+		time.Sleep(time.Millisecond)
+	}
+	var conn *Conn
+	f.pool.mu.Lock()
+	for _, conn = range f.pool.conns {
+		conn.expires = time.Now().UnixNano()
+	}
+	f.pool.mu.Unlock()
+	require.Eventually(t, conn.expired.Load, wait, time.Millisecond)
+
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(wait)))
+	resp := sse.NewReader(httputil.NewChunkedReader(br))
+	var seq uint64
+	for {
+		frame, err := resp.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err, "the stream did not end with the end of its body")
+		if frame.ID != "" {
+			seq++
+			require.Equal(t, eventid.ID{Ms: 1, Seq: seq}.String(), frame.ID)
+		}
+	}
+	require.NotZero(t, seq)
+	require.Equal(t, hub.ReasonAuth, f.gone.next(t))
+}
+
 func TestPoolLeavesTLSStreamsToTheirGoroutine(t *testing.T) {
 	t.Parallel()
 	f := start(t, 8, true)
