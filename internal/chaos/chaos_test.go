@@ -38,12 +38,7 @@ func TestChaosShort(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), duration+3*time.Minute)
 			defer cancel()
-			// Lossless: with a Redis restored from an older snapshot or
-			// flushed, one shutdown race is still open (README, "Still
-			// open"), and every CI run draws a new seed; make chaos runs
-			// those faults too.
-			o := Options{Seed: seed, Mode: mode, Duration: duration, Clients: 50, ClientBuffer: 64, Faults: true,
-				Lossless: true}
+			o := Options{Seed: seed, Mode: mode, Duration: duration, Clients: 50, ClientBuffer: 64, Faults: true}
 			res, err := RunChecked(ctx, o, Config{Bin: bin, Dir: t.TempDir(), Silence: 5 * time.Second})
 			require.NoError(t, err)
 			var b strings.Builder
