@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,15 +40,35 @@ func TestChaosShort(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), duration+3*time.Minute)
 			defer cancel()
 			o := Options{Seed: seed, Mode: mode, Duration: duration, Clients: 50, ClientBuffer: 64, Faults: true}
-			res, err := RunChecked(ctx, o, Config{Bin: bin, Dir: t.TempDir(), Silence: 5 * time.Second})
+			dir := t.TempDir()
+			res, err := RunChecked(ctx, o, Config{Bin: bin, Dir: dir, Silence: 5 * time.Second})
 			require.NoError(t, err)
 			var b strings.Builder
 			Report(&b, res)
 			if len(res.Violations) > 0 {
+				logErrors(t, dir)
 				t.Fatalf("chaos seed %d, mode %s failed (rerun with CHAOS_SEED=%d):\n%s", seed, mode, seed, b.String())
 			}
 			t.Log(b.String())
 		})
+	}
+}
+
+// logErrors prints what the processes logged as errors, so that a failure
+// in CI still names its cause once the run's directory is gone.
+func logErrors(t *testing.T, dir string) {
+	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	require.NoError(t, err)
+	for _, name := range logs {
+		b, err := os.ReadFile(name)
+		require.NoError(t, err)
+		var lines []string
+		for line := range strings.Lines(string(b)) {
+			if strings.Contains(line, "error") && len(lines) < 50 {
+				lines = append(lines, line)
+			}
+		}
+		t.Logf("%s, error lines (first 50):\n%s", filepath.Base(name), strings.Join(lines, ""))
 	}
 }
 

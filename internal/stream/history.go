@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 
 	"github.com/zeromicro/go-zero/core/logx"
@@ -71,18 +72,20 @@ func writePage(s sink, page []*event.Event, after eventid.ID, tagged bool, frame
 }
 
 // catchUpEnding says how a stream whose catch-up failed ends: a stalled
-// write is a client that stopped reading; anything else (history gone, the
-// log unavailable) ends it cleanly, and it resumes with its last id.
+// write is a client that stopped reading, a failed one a client that went;
+// anything else (history gone, the log unavailable, an unexpected error)
+// ends it cleanly, and it resumes with its last id.
 func catchUpEnding(err error) ending {
+	var netErr *net.OpError
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return stalled
+	case errors.As(err, &netErr), errors.Is(err, context.Canceled):
+		return ending{reason: hub.ReasonClient}
 	case errors.Is(err, errBehind), errors.Is(err, eventlog.ErrBehind), errors.Is(err, eventlog.ErrUnavailable):
 		return ending{reason: hub.ReasonSlow}
-	case errors.Is(err, context.Canceled): // the client went
-		return ending{reason: hub.ReasonClient}
 	default:
 		logx.Errorw("catch-up failed", logx.Field("error", err.Error()))
-		return ending{reason: hub.ReasonClient}
+		return ending{reason: hub.ReasonSlow}
 	}
 }

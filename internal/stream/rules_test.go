@@ -1,12 +1,20 @@
 package stream
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"ssehub/internal/event"
 	"ssehub/internal/eventid"
+	"ssehub/internal/eventlog"
+	"ssehub/internal/hub"
 )
 
 func newEvent(t *testing.T, id, topic string) *event.Event {
@@ -30,4 +38,24 @@ func TestAppendFrameTagsEventsForClientsThatAsked(t *testing.T) {
 	require.Equal(t, string(ev.Wire), string(appendFrame(nil, ev, after, false)))
 	require.Equal(t, ": ping\n\n", string(appendFrame(nil, ping, after, true)))
 	require.Empty(t, appendFrame(nil, ev, ev.ID, true), "the client has it already")
+}
+
+// TestCatchUpEnding: a catch-up that fails ends the stream on the wire unless
+// the client stopped reading (reset) or went; it is never taken for a client
+// that went when the server gave up on it.
+func TestCatchUpEnding(t *testing.T) {
+	t.Parallel()
+	write := &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
+	stall := &net.OpError{Op: "write", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	for err, want := range map[error]ending{
+		stall:            stalled,
+		write:            {reason: hub.ReasonClient},
+		context.Canceled: {reason: hub.ReasonClient},
+		errBehind:        {reason: hub.ReasonSlow},
+		fmt.Errorf("page: %w", eventlog.ErrBehind):      {reason: hub.ReasonSlow},
+		fmt.Errorf("page: %w", eventlog.ErrUnavailable): {reason: hub.ReasonSlow},
+		errors.New("unexpected reply"):                  {reason: hub.ReasonSlow},
+	} {
+		require.Equal(t, want, catchUpEnding(err), "%v", err)
+	}
 }
