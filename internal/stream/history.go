@@ -3,8 +3,6 @@ package stream
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
 
 	"github.com/zeromicro/go-zero/core/logx"
 
@@ -65,23 +63,35 @@ func writePage(s sink, page []*event.Event, after eventid.ID, tagged bool, frame
 			continue
 		}
 		if err := s.send(*frame); err != nil {
-			return err
+			return writeError{err}
 		}
 	}
-	return s.flush()
+	if err := s.flush(); err != nil {
+		return writeError{err}
+	}
+	return nil
 }
 
-// catchUpEnding says how a stream whose catch-up failed ends: a stalled
-// write is a client that stopped reading, a failed one a client that went;
-// anything else (history gone, the log unavailable, an unexpected error)
-// ends it cleanly, and it resumes with its last id.
+// writeError is a failed write to the client, told apart from the log's
+// errors, which may wrap network errors and deadlines of their own.
+type writeError struct{ err error }
+
+func (e writeError) Error() string { return "write to client: " + e.err.Error() }
+func (e writeError) Unwrap() error { return e.err }
+
+// catchUpEnding says how a stream whose catch-up failed ends: a failed
+// write as writeEnding says; the client's context ending means it went or
+// its token expired; anything else (history gone, the log unavailable, an
+// unexpected error) ends it cleanly, and it resumes with its last id.
 func catchUpEnding(err error) ending {
-	var netErr *net.OpError
+	var write writeError
 	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return stalled
-	case errors.As(err, &netErr), errors.Is(err, context.Canceled):
+	case errors.As(err, &write):
+		return writeEnding(write.err)
+	case errors.Is(err, context.Canceled):
 		return ending{reason: hub.ReasonClient}
+	case errors.Is(err, context.DeadlineExceeded): // Pump's context ends when the token expires
+		return ending{reason: hub.ReasonAuth}
 	case errors.Is(err, errBehind), errors.Is(err, eventlog.ErrBehind), errors.Is(err, eventlog.ErrUnavailable):
 		return ending{reason: hub.ReasonSlow}
 	default:

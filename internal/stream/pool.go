@@ -216,12 +216,12 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*
 	p.nextID++
 	conn := &Conn{id: p.nextID, pool: p, nc: nc, fd: fd, client: c, after: a.After, owner: a.Owner,
 		tagged: a.TagTopics}
+	if err := p.poller.add(fd, conn.id); err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
 	if !a.Expires.IsZero() {
 		conn.expires = a.Expires.UnixNano()
 		p.expiring++
-	}
-	if err := p.poller.add(fd, conn.id); err != nil {
-		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	if len(p.conns) == 0 {
 		p.idle = make(chan struct{})
@@ -454,7 +454,11 @@ func (p *Pool) claim(c *Conn) bool {
 		p.expiring--
 	}
 	delete(p.conns, c.id)
-	_ = p.poller.remove(c.fd)
+	if !p.stopped {
+		// Once stopped, the epoll set may be closed; closing c's descriptor
+		// takes it out of the set anyway.
+		_ = p.poller.remove(c.fd)
+	}
 	if len(p.conns) == 0 {
 		close(p.idle)
 	}
@@ -501,10 +505,10 @@ func (p *Pool) sweep(now time.Time) {
 		return
 	}
 	for _, c := range p.conns {
-		switch {
-		case checkStalls && c.waitSince.Load() != 0 && c.waitSince.Load() < stallLimit:
+		switch since := c.waitSince.Load(); {
+		case checkStalls && since != 0 && since < stallLimit:
 			c.stalled.Store(true)
-		case c.expires != 0 && c.expires <= now.UnixNano():
+		case c.expires != 0 && c.expires <= now.UnixNano() && !c.expired.Load():
 			c.expired.Store(true)
 		default:
 			continue

@@ -41,21 +41,27 @@ func TestAppendFrameTagsEventsForClientsThatAsked(t *testing.T) {
 }
 
 // TestCatchUpEnding: a catch-up that fails ends the stream on the wire unless
-// the client stopped reading (reset) or went; it is never taken for a client
-// that went when the server gave up on it.
+// the client stopped reading (reset) or went; a failure of the log is never
+// taken for one of the client's, though the log's errors wrap network errors
+// and deadlines too.
 func TestCatchUpEnding(t *testing.T) {
 	t.Parallel()
-	write := &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
-	stall := &net.OpError{Op: "write", Net: "tcp", Err: os.ErrDeadlineExceeded}
-	for err, want := range map[error]ending{
-		stall:            stalled,
-		write:            {reason: hub.ReasonClient},
-		context.Canceled: {reason: hub.ReasonClient},
-		errBehind:        {reason: hub.ReasonSlow},
-		fmt.Errorf("page: %w", eventlog.ErrBehind):      {reason: hub.ReasonSlow},
-		fmt.Errorf("page: %w", eventlog.ErrUnavailable): {reason: hub.ReasonSlow},
-		errors.New("unexpected reply"):                  {reason: hub.ReasonSlow},
+	pipe := &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
+	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	for _, c := range []struct {
+		err  error
+		want ending
+	}{
+		{writeError{timeout}, stalled},
+		{writeError{pipe}, ending{reason: hub.ReasonClient}},
+		{fmt.Errorf("%w: replay: %w", eventlog.ErrUnavailable, timeout), ending{reason: hub.ReasonSlow}},
+		{fmt.Errorf("%w: replay: %w", eventlog.ErrUnavailable, pipe), ending{reason: hub.ReasonSlow}},
+		{fmt.Errorf("waiting for a slot: %w", context.Canceled), ending{reason: hub.ReasonClient}},
+		{fmt.Errorf("waiting for a slot: %w", context.DeadlineExceeded), ending{reason: hub.ReasonAuth}},
+		{errBehind, ending{reason: hub.ReasonSlow}},
+		{fmt.Errorf("page: %w", eventlog.ErrBehind), ending{reason: hub.ReasonSlow}},
+		{errors.New("unexpected reply"), ending{reason: hub.ReasonSlow}},
 	} {
-		require.Equal(t, want, catchUpEnding(err), "%v", err)
+		require.Equal(t, c.want, catchUpEnding(c.err), "%v", c.err)
 	}
 }
