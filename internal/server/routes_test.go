@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/zeromicro/go-zero/core/conf"
+
+	"ssehub/internal/config"
 
 	"ssehub/internal/testkit"
 )
@@ -120,16 +123,24 @@ func TestPublishRejectsBadInputAndPublishesNothing(t *testing.T) {
 	require.Equal(t, good, s.NextEvent(t).ID, "no bad request may have published anything")
 }
 
+// TestPublishClosedByDefault: publishing is closed in the shipped config and
+// in one that does not name PublishOpen; only the listening address is
+// changed for the test.
 func TestPublishClosedByDefault(t *testing.T) {
 	t.Parallel()
-	c := testkit.Config(t, "TickInterval: 1h", "")
-	c.Sse.PublishOpen = false
-	srv := testkit.Start(t, c)
-	resp, err := http.Post(srv.URL+"/publish", "application/json", strings.NewReader(`{"topic":"a","data":1}`))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusForbidden, resp.StatusCode)
-	require.Contains(t, body(t, resp), `"code":"publish_closed"`)
+	var shipped, unnamed config.Config
+	require.NoError(t, conf.Load("../../etc/ssehub.yaml", &shipped, conf.UseEnv()))
+	require.NoError(t, conf.LoadFromYamlBytes([]byte("Name: t\nHost: 127.0.0.1\nPort: 8080\n"), &unnamed))
+	for name, c := range map[string]config.Config{"shipped": shipped, "unnamed": unnamed} {
+		c.Host, c.Port = "127.0.0.1", 0
+		c.Log.Level = "severe"
+		srv := testkit.Start(t, c)
+		resp, err := http.Post(srv.URL+"/publish", "application/json", strings.NewReader(`{"topic":"a","data":1}`))
+		require.NoError(t, err, name)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, name)
+		require.Contains(t, body(t, resp), `"code":"publish_closed"`, name)
+		resp.Body.Close()
+	}
 }
 
 func TestBadTopicsOnStream(t *testing.T) {
