@@ -9,6 +9,7 @@ require (
 	github.com/prometheus/client_golang v1.23.2
 	github.com/redis/go-redis/v9 v9.21.0
 	github.com/stretchr/testify v1.12.1
+	github.com/tmaxmax/go-sse v0.12.0
 	github.com/zeromicro/go-zero v1.10.3
 	golang.org/x/time v0.15.0
 	k8s.io/api v0.37.2

@@ -105,7 +105,8 @@ func FuzzAppendEvent(f *testing.F) {
 		require.Len(t, events, 1, "one frame must dispatch exactly one event")
 		require.Equal(t, id, events[0].ID)
 		require.Equal(t, event, events[0].Event)
-		require.Equal(t, strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(data), events[0].Data)
+		require.Equal(t, normalized(data), events[0].Data)
+		require.Equal(t, []oracleEvent{{id, event, normalized(data)}}, parseWithGoSSE(t, out), "go-sse reads it differently")
 	})
 }
 
