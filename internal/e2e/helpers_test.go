@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"ssehub/internal/auth"
+	"ssehub/internal/testkit"
 )
 
 // secret signs the tokens of the Auth tests.
@@ -57,34 +55,17 @@ func publishAs(t *testing.T, base, tok, topic string, n int) []Event {
 	return out
 }
 
-// clients reads the ssehub_clients gauge: the streams the server holds.
-func clients(t *testing.T, base string) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), Bound)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "ssehub_clients "); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			require.NoError(t, err, line)
-			return int(n)
-		}
-	}
-	t.Fatalf("no ssehub_clients in /metrics")
-	return -1
+// clients reads the ssehub_clients gauge: the streams the server holds (-1
+// when it cannot be read).
+func clients(base string) int {
+	return int(testkit.MetricNow(base, "ssehub_clients"))
 }
 
 // requireClients waits up to Bound for the server to hold n streams; the
 // gauge moves when the server notices a stream open or end, not with the page.
 func requireClients(t *testing.T, base string, n int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return clients(t, base) == n }, Bound, 20*time.Millisecond,
+	require.Eventually(t, func() bool { return clients(base) == n }, Bound, 20*time.Millisecond,
 		"the server should hold %d streams", n)
 }
 

@@ -79,7 +79,7 @@ func TestPageTabsShareOneStream(t *testing.T) {
 	more := publishN(t, srv.URL, topic, 2)
 	requireShown(t, []*Tab{ninth}, more)
 	requireShown(t, tabs, append(want, more...))
-	require.Equal(t, 1, clients(t, srv.URL), "still one stream for nine tabs")
+	require.Equal(t, 1, clients(srv.URL), "still one stream for nine tabs")
 }
 
 // TestPageLeaderHandOver closes the leading tab: another tab leads within a

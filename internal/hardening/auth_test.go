@@ -16,10 +16,10 @@ import (
 func TestStreamWithoutTokenIs401(t *testing.T) {
 	t.Parallel()
 	inst := testkit.Start(t, authConfig(t, ""))
-	before := metric(t, inst.URL, authRejects)
+	before := testkit.Metric(t, inst.URL, authRejects)
 	resp, body := do(t, http.MethodGet, inst.URL+"/sse?topic=news", nil, "")
 	requireAPIError(t, resp, body, http.StatusUnauthorized, "unauthorized")
-	require.Greater(t, metric(t, inst.URL, authRejects), before, "counted as a disconnect with reason auth")
+	require.Greater(t, testkit.Metric(t, inst.URL, authRejects), before, "counted as a disconnect with reason auth")
 }
 
 func TestStreamWithBearerToken(t *testing.T) {
@@ -123,12 +123,12 @@ func TestSubscribeOutsideClaimsIs403(t *testing.T) {
 	t.Parallel()
 	inst := testkit.Start(t, authConfig(t, ""))
 	tok := token(t, []string{"orders/*"}, nil)
-	before := metric(t, inst.URL, authRejects)
+	before := testkit.Metric(t, inst.URL, authRejects)
 	for _, q := range []string{"topic=orders/1&topic=news", "topic=orders", ""} {
 		resp, body := do(t, http.MethodGet, inst.URL+"/sse?"+q, bearer(tok), "")
 		requireAPIError(t, resp, body, http.StatusForbidden, "topic_forbidden")
 	}
-	require.GreaterOrEqual(t, metric(t, inst.URL, authRejects), before+3)
+	require.GreaterOrEqual(t, testkit.Metric(t, inst.URL, authRejects), before+3)
 }
 
 func TestWildcardClaimSubscribesToEverything(t *testing.T) {
@@ -205,10 +205,10 @@ func TestStreamEndsWhenItsTokenExpires(t *testing.T) {
 	// exp has whole seconds: 2s from now is 1-2s away.
 	tok, err := auth.Mint(secret, "x", auth.Grants{Subscribe: []string{"news"}}, 2*time.Second)
 	require.NoError(t, err)
-	before := metric(t, inst.URL, authRejects)
+	before := testkit.Metric(t, inst.URL, authRejects)
 	s := testkit.Open(t, inst.URL+"/sse?topic=news", bearer(tok))
 	s.End(t)
 	// The hub counts the stream just after the server ends it.
-	require.Eventually(t, func() bool { return metricNow(inst.URL, authRejects) > before },
+	require.Eventually(t, func() bool { return testkit.MetricNow(inst.URL, authRejects) > before },
 		testkit.Wait, 10*time.Millisecond, "counted with reason auth")
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,37 +83,6 @@ func requireAPIError(t *testing.T, resp *http.Response, body []byte, status int,
 func publishAs(t *testing.T, base string, header http.Header, topic string) (*http.Response, []byte) {
 	t.Helper()
 	return do(t, http.MethodPost, base+"/publish", header, `{"topic":"`+topic+`","data":1}`)
-}
-
-// metric returns the value of one sample line of /metrics, 0 if absent.
-func metric(t *testing.T, base, sample string) float64 {
-	t.Helper()
-	v := metricNow(base, sample)
-	require.GreaterOrEqual(t, v, 0.0, "cannot read %s", sample)
-	return v
-}
-
-// metricNow is metric for use off the test goroutine: -1 on any error.
-func metricNow(base, sample string) float64 {
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, sample+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return -1
-			}
-			return f
-		}
-	}
-	return 0
 }
 
 const authRejects = `ssehub_clients_disconnected_total{reason="auth"}`

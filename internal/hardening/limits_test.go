@@ -135,5 +135,5 @@ func TestAttackTopicLabelFlood(t *testing.T) {
 	}
 	require.Equal(t, 5, series, "one series per labelled topic, no more")
 	// Other tests in this process count under it too: at least ours.
-	require.GreaterOrEqual(t, metric(t, inst.URL, `ssehub_events_published_total{topic="(other)"}`), float64(topics-5))
+	require.GreaterOrEqual(t, testkit.Metric(t, inst.URL, `ssehub_events_published_total{topic="(other)"}`), float64(topics-5))
 }

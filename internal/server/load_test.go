@@ -140,9 +140,7 @@ func TestSlowClientIsCutOffAndOthersGetEveryEvent(t *testing.T) {
 	require.NoError(t, slow.SetReadDeadline(time.Now().Add(testkit.Wait)))
 	_, err = io.Copy(io.Discard, bufio.NewReader(slow))
 	require.ErrorIs(t, err, syscall.ECONNRESET)
-	metrics := testkit.Get(t, srv.URL+"/metrics", nil)
-	body, _ := io.ReadAll(metrics.Body)
-	require.Contains(t, string(body), `ssehub_clients_disconnected_total{reason="slow"}`)
+	require.Contains(t, testkit.Metrics(t, srv.URL), `ssehub_clients_disconnected_total{reason="slow"}`)
 }
 
 func TestClientLimitAnswers503WithRetryAfter(t *testing.T) {

@@ -106,7 +106,7 @@ func afterLoss(t *testing.T, a *testkit.Process, live *testkit.Stream, h *histor
 	var tk tickBody
 	require.NoError(t, json.Unmarshal([]byte(ticks.NextOf(t, "tick").Data), &tk))
 	require.Greater(t, tk.Seq, h.seq, "tick seq went back after the loss")
-	require.Contains(t, metricsText(t, a.URL), `ssehub_clients_disconnected_total{reason="resync"} 1`)
+	require.Contains(t, testkit.Metrics(t, a.URL), `ssehub_clients_disconnected_total{reason="resync"} 1`)
 }
 
 // Redis restarts from a snapshot older than the newest events: the snapshot

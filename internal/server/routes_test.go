@@ -56,7 +56,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 
 	s := testkit.Open(t, srv.URL+"/sse", nil)
 	s.NextOf(t, "tick")
-	text := body(t, testkit.Get(t, srv.URL+"/metrics", nil))
+	text := testkit.Metrics(t, srv.URL)
 	for _, name := range []string{"ssehub_clients ", `ssehub_events_published_total{topic="tick"}`,
 		"ssehub_events_delivered_total "} {
 		require.Contains(t, text, name)
@@ -169,7 +169,7 @@ func TestMetricsCountPerInstance(t *testing.T) {
 			}
 			s.Close()
 			require.Eventually(t, func() bool { return srv.Svc.Hub.Len() == 0 }, testkit.Wait, 5*time.Millisecond)
-			text := body(t, testkit.Get(t, srv.URL+"/metrics", nil))
+			text := testkit.Metrics(t, srv.URL)
 			for _, line := range []string{
 				`ssehub_events_published_total{topic="counted"} 5`,
 				"ssehub_events_delivered_total 5",

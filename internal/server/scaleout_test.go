@@ -46,16 +46,6 @@ func tryPublish(t *testing.T, base, topic, data string) (int, string) {
 	return resp.StatusCode, out.ID
 }
 
-func metricsText(t *testing.T, base string) string {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(raw)
-}
-
 func TestScaleOutPublishOnOneReceiveOnOther(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -63,7 +53,7 @@ func TestScaleOutPublishOnOneReceiveOnOther(t *testing.T) {
 	s := testkit.Open(t, p[0].URL+"/sse?topic=news", nil)
 	id := testkit.Publish(t, p[1].URL, "news", "update", `{"n":1}`)
 	require.Equal(t, sse.Frame{ID: id, HasID: true, Event: "update", Data: `{"n":1}`}, s.NextEvent(t))
-	require.Contains(t, metricsText(t, p[0].URL), "ssehub_redis_up 1")
+	require.Contains(t, testkit.Metrics(t, p[0].URL), "ssehub_redis_up 1")
 }
 
 func TestScaleOutResumeOnOtherInstanceAfterKill(t *testing.T) {
@@ -167,7 +157,7 @@ func TestScaleOutRedisOutage(t *testing.T) {
 	}
 	testkit.WaitReady(t, a.URL, false)
 	testkit.WaitReady(t, b.URL, false)
-	require.Contains(t, metricsText(t, a.URL), "ssehub_redis_up 0")
+	require.Contains(t, testkit.Metrics(t, a.URL), "ssehub_redis_up 0")
 
 	var got []sse.Frame
 	pinged := false
@@ -224,7 +214,7 @@ func TestScaleOutRedisDataLossResets(t *testing.T) {
 
 	id := testkit.Publish(t, a.URL, "news", "m", `2`)
 	require.Equal(t, id, s.NextEvent(t).ID)
-	require.Contains(t, metricsText(t, a.URL), `ssehub_clients_disconnected_total{reason="resync"} 1`)
+	require.Contains(t, testkit.Metrics(t, a.URL), `ssehub_clients_disconnected_total{reason="resync"} 1`)
 }
 
 // Redis down from the start: the instance serves streams with heartbeats,

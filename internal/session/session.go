@@ -95,7 +95,7 @@ func (s *Streams) Serve(w http.ResponseWriter, r *http.Request, req Request) err
 	}
 	after, err := s.resume(ctx, st, req, last)
 	if err != nil {
-		sess.Ended(hub.ReasonClient)
+		sess.Ended(st.Fail(err))
 		return nil
 	}
 	adoption := stream.Adoption{After: after, Expires: req.Expires, Owner: sess, TagTopics: req.WithTopic}

@@ -79,11 +79,11 @@ type writeError struct{ err error }
 func (e writeError) Error() string { return "write to client: " + e.err.Error() }
 func (e writeError) Unwrap() error { return e.err }
 
-// catchUpEnding says how a stream whose catch-up failed ends: a failed
-// write as writeEnding says; the client's context ending means it went or
+// failureEnding says how a stream whose catch-up (or resume) failed ends: a
+// failed write as writeEnding says; the client's context ending means it went or
 // its token expired; anything else (history gone, the log unavailable, an
 // unexpected error) ends it cleanly, and it resumes with its last id.
-func catchUpEnding(err error) ending {
+func failureEnding(err error) ending {
 	var write writeError
 	switch {
 	case errors.As(err, &write):
@@ -95,7 +95,7 @@ func catchUpEnding(err error) ending {
 	case errors.Is(err, errBehind), errors.Is(err, eventlog.ErrBehind), errors.Is(err, eventlog.ErrUnavailable):
 		return ending{reason: hub.ReasonSlow}
 	default:
-		logx.Errorw("catch-up failed", logx.Field("error", err.Error()))
+		logx.Errorw("stream failed", logx.Field("error", err.Error()))
 		return ending{reason: hub.ReasonSlow}
 	}
 }

@@ -366,7 +366,7 @@ func (p *Pool) catchUp(c *Conn, from eventid.ID) {
 	err := catchUp(p.ctx, p.opts.Hub, p.opts.Log, c.client, from, c.after, c.tagged,
 		connSink{c, p.opts.WriteTimeout})
 	if err != nil && p.ctx.Err() == nil {
-		p.end(c, catchUpEnding(err))
+		p.end(c, failureEnding(err))
 	}
 	// Cleared before ctx is read: Run leaves c to this goroutine only while
 	// catching is set, so either Run or the check below ends c.

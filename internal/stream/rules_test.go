@@ -40,11 +40,11 @@ func TestAppendFrameTagsEventsForClientsThatAsked(t *testing.T) {
 	require.Empty(t, appendFrame(nil, ev, ev.ID, true), "the client has it already")
 }
 
-// TestCatchUpEnding: a catch-up that fails ends the stream on the wire unless
+// TestFailureEnding: a catch-up that fails ends the stream on the wire unless
 // the client stopped reading (reset) or went; a failure of the log is never
 // taken for one of the client's, though the log's errors wrap network errors
 // and deadlines too.
-func TestCatchUpEnding(t *testing.T) {
+func TestFailureEnding(t *testing.T) {
 	t.Parallel()
 	pipe := &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
 	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
@@ -62,6 +62,6 @@ func TestCatchUpEnding(t *testing.T) {
 		{fmt.Errorf("page: %w", eventlog.ErrBehind), ending{reason: hub.ReasonSlow}},
 		{errors.New("unexpected reply"), ending{reason: hub.ReasonSlow}},
 	} {
-		require.Equal(t, c.want, catchUpEnding(c.err), "%v", c.err)
+		require.Equal(t, c.want, failureEnding(c.err), "%v", c.err)
 	}
 }

@@ -101,7 +101,7 @@ func (s *Stream) Pump(ctx context.Context, c *hub.Client, after eventid.ID, cu C
 	for {
 		if from, ok := c.Lagging(); ok && len(queue) == 0 { // the catch-up rule (rules.go)
 			if err := catchUp(ctx, cu.Hub, cu.Log, c, from, after, s.tagged, s); err != nil {
-				return s.end(catchUpEnding(err))
+				return s.end(failureEnding(err))
 			}
 			continue
 		}
@@ -142,6 +142,13 @@ func (s *Stream) end(e ending) hub.Reason {
 	return e.reason
 }
 
+// Fail ends the stream on the wire after err stopped it before its writer
+// took over (a resume that could not be written or read), and returns why
+// it ended.
+func (s *Stream) Fail(err error) hub.Reason {
+	return s.end(failureEnding(err))
+}
+
 // writeEnding says how a stream whose write failed ends.
 func writeEnding(err error) ending {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -152,9 +159,12 @@ func writeEnding(err error) ending {
 
 func (s *Stream) write(b []byte) error {
 	if err := s.send(b); err != nil {
-		return err
+		return writeError{err}
 	}
-	return s.flush()
+	if err := s.flush(); err != nil {
+		return writeError{err}
+	}
+	return nil
 }
 
 func (s *Stream) send(b []byte) error {
