@@ -22,6 +22,7 @@ import (
 	"ssehub/internal/redistest"
 	"ssehub/internal/sse"
 	"ssehub/internal/testkit"
+	"ssehub/internal/testkit/need"
 )
 
 // The image's numeric user (Dockerfile USER).
@@ -43,7 +44,7 @@ func TestContainerDefaultImage(t *testing.T) {
 	testkit.WaitReady(t, base, true)
 
 	t.Run("curl gets retry and a tick through the mapped port", func(t *testing.T) {
-		curl := redistest.Need(t, "curl", "/usr/bin/curl")
+		curl := need.Tool(t, "curl", "/usr/bin/curl")
 		ctx, cancel := context.WithTimeout(context.Background(), testkit.Wait)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, curl, "-sN", base+"/sse")
@@ -176,7 +177,7 @@ func TestContainerStreamLimitFollowsNofile(t *testing.T) {
 func TestContainersScaleOutBehindNginx(t *testing.T) {
 	t.Parallel()
 	e := needEngine(t)
-	redistest.Need(t, "nginx", "/usr/sbin/nginx")
+	need.Tool(t, "nginx", "/usr/sbin/nginx")
 	srv := redistest.Start(t)
 	var ctrs []*container
 	var urls, addrs []string

@@ -22,6 +22,7 @@ import (
 	"ssehub/internal/redistest"
 	"ssehub/internal/sse"
 	"ssehub/internal/testkit"
+	"ssehub/internal/testkit/need"
 )
 
 var (
@@ -54,7 +55,7 @@ func nginxConfig(t *testing.T, dir string, port int, upstreams ...string) string
 // startNginx runs nginx with conf in the foreground and stops it at cleanup.
 func startNginx(t *testing.T, conf string) {
 	t.Helper()
-	bin := redistest.Need(t, "nginx", "/usr/sbin/nginx")
+	bin := need.Tool(t, "nginx", "/usr/sbin/nginx")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "nginx.conf")
 	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
@@ -90,7 +91,7 @@ func startNginx(t *testing.T, conf string) {
 
 func TestNginxInFrontOfTwoInstances(t *testing.T) {
 	t.Parallel()
-	redistest.Need(t, "nginx", "/usr/sbin/nginx")
+	need.Tool(t, "nginx", "/usr/sbin/nginx")
 	srv := redistest.Start(t)
 	var addrs []string
 	var procs []*testkit.Process

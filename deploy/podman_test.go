@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"ssehub/internal/redistest"
+	"ssehub/internal/testkit/need"
 )
 
 // nofile is the descriptor limit the containers get unless a test needs
@@ -61,8 +62,8 @@ type engine struct {
 func needEngine(t *testing.T) engine {
 	t.Helper()
 	return engine{
-		podman: redistest.Need(t, "podman", "/usr/bin/podman"),
-		runc:   redistest.Need(t, "runc", "/usr/sbin/runc"),
+		podman: need.Tool(t, "podman", "/usr/bin/podman"),
+		runc:   need.Tool(t, "runc", "/usr/sbin/runc"),
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"ssehub/internal/redistest"
 	"ssehub/internal/testkit"
+	"ssehub/internal/testkit/need"
 )
 
 // TestChaosShort is the short chaos run of `make test`: about 25 s per mode
@@ -35,7 +35,7 @@ func TestChaosShort(t *testing.T) {
 	for _, mode := range []string{ModeMemory, ModeRedis} {
 		t.Run(mode, func(t *testing.T) {
 			if mode == ModeRedis {
-				redistest.Need(t, "redis-server", "/usr/bin/redis-server")
+				need.Tool(t, "redis-server", "/usr/bin/redis-server")
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), duration+3*time.Minute)
 			defer cancel()

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"ssehub/internal/testkit/need"
 )
 
 // Bound caps every wait on the browser; a wait that reaches it is a failure.
@@ -121,8 +123,8 @@ func requireBrowser(t *testing.T) context.Context {
 	t.Helper()
 	ctx, err := browser()
 	switch {
-	case errors.Is(err, errNoChromium) && os.Getenv("CI") != "true":
-		t.Skipf("browser tests skipped: %v", err)
+	case errors.Is(err, errNoChromium):
+		need.Missing(t, "browser tests need Chromium: %v", err)
 	case err != nil:
 		t.Fatalf("browser tests need Chromium: %v", err)
 	}

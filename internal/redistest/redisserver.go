@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"ssehub/internal/testkit/need"
 )
 
 // wait bounds how long the helpers wait for redis-server to start or stop.
@@ -29,24 +30,6 @@ type Server struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-}
-
-// Need returns the path of a tool the test cannot run without. It skips the
-// test when the tool is missing, except under CI=true, where a missing tool
-// fails the test: CI installs it, so a skip there would hide a broken setup.
-func Need(t testing.TB, name, path string) string {
-	t.Helper()
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	if found, err := exec.LookPath(name); err == nil {
-		return found
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed (looked for %s and on PATH); CI must install it", name, path)
-	}
-	t.Skipf("%s is not installed (looked for %s and on PATH): install it to run this test", name, path)
-	return ""
 }
 
 // Start runs redis-server without persistence on a free port and stops
@@ -89,7 +72,7 @@ func (r *Server) Start(t testing.TB) {
 // it returns what the server printed.
 func (r *Server) launch(t testing.TB) (string, error) {
 	t.Helper()
-	bin := Need(t, "redis-server", "/usr/bin/redis-server")
+	bin := need.Tool(t, "redis-server", "/usr/bin/redis-server")
 	cmd := exec.Command(bin, "--save", "", "--appendonly", "no", "--port", strconv.Itoa(r.Port),
 		"--bind", "127.0.0.1", "--dir", r.dir, "--dbfilename", "dump.rdb")
 	out, err := cmd.StdoutPipe()
