@@ -74,7 +74,7 @@ fuzz:
 .PHONY: bench-redis
 bench-redis:
 	$(GO) test -run '^$$' -bench 'PublishToDelivery|PublishThroughput' -benchtime 5000x -count 1 ./internal/eventlog/
-	$(GO) test -run '^$$' -bench 'HTTPPublishToStream' -benchtime 2000x -count 1 ./internal/server/
+	$(GO) test -run '^$$' -bench 'HTTPPublishToStream' -benchtime 2000x -count 1 ./internal/system/
 
 # Chaos run (README "Checking the contract"): both modes, CHAOS_DURATION per
 # mode, CHAOS_CLIENTS clients; a random seed, printed, unless CHAOS_SEED is set.

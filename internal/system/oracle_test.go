@@ -1,4 +1,4 @@
-package server_test
+package system_test
 
 import (
 	"encoding/json"
