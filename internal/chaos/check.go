@@ -71,7 +71,7 @@ type oracle struct {
 	// firstTry: when the token's first attempt started; its first copy was
 	// appended after that.
 	firstTry map[string]time.Duration
-	losses   []time.Duration // faults that may lose history
+	losses   []Interval // faults that may lose history, from start to back
 }
 
 // Check verifies h against the contract and returns every violation, in
@@ -98,7 +98,9 @@ func newOracle(h *History) (*oracle, []Violation) {
 		firstTry: map[string]time.Duration{}}
 	for _, f := range h.Faults {
 		if f.Kind.LosesHistory(h.Mode) {
-			o.losses = append(o.losses, f.At)
+			// A FLUSHALL or a restore takes effect somewhere between
+			// the fault's start and its end.
+			o.losses = append(o.losses, Interval{From: f.At, To: max(f.At, f.Restarted)})
 		}
 	}
 	var out []Violation
@@ -177,8 +179,8 @@ func cmpID(a, b eventid.ID) int {
 // a fault that loses history came between, or more events than history
 // holds were published between (ticks counted at one a second).
 func (o *oracle) excused(from, to time.Duration) bool {
-	for _, at := range o.losses {
-		if at >= from && at <= to {
+	for _, l := range o.losses {
+		if l.To >= from && l.From <= to {
 			return true
 		}
 	}

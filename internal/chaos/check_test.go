@@ -161,6 +161,18 @@ func TestCheckPasses(t *testing.T) {
 			}
 			h.Chains[0].Conns[1].LastEventID = "100-1"
 		},
+		"a key acknowledged twice around a FLUSHALL that began before its first try": func(h *History) {
+			h.Mode = ModeRedis
+			h.Faults = []Fault{{Kind: FaultFlushAll, At: ms(290), Restarted: ms(310)}}
+			h.Publishes[1].Key = "k"
+			r := pub("t2", "a", "100-5", ms(405))
+			r.Key = "k"
+			h.Publishes = append(h.Publishes, r)
+			h.Publishes[3].ID = "100-9"
+			c := h.Chains[0].Conns[0]
+			c.Frames = append(c.Frames[:3], ev(ms(420), "100-5", "t2"), c.Frames[3])
+			c.Frames[4].ID = "100-9"
+		},
 		"a short wait": func(h *History) {
 			h.Chains[0].Conns[0].Waits = []Wait{{At: ms(500), For: 3 * s}}
 		},
