@@ -136,6 +136,7 @@ func (c *client) connect(ctx context.Context, inst int, next *int) (int, bool) {
 			nc, err := d.DialContext(ctx, network, addr)
 			if err == nil {
 				st.tcp.Store(nc.(*net.TCPConn))
+				conn.Local = nc.LocalAddr().String()
 			}
 			return nc, err
 		}}

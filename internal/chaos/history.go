@@ -99,7 +99,9 @@ type Conn struct {
 	// arrived (the process that sent it); -1 when none arrived.
 	Incarnation int
 	LastEventID string
-	Start       time.Duration
+	// Local is the client's address, to find the stream in the server's log.
+	Local string
+	Start time.Duration
 	// Ready is when the preamble (retry and first comment) arrived, 0 if
 	// it never did; from then on the client is subscribed.
 	Ready   time.Duration

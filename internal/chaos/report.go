@@ -67,8 +67,8 @@ func explainChain(b *strings.Builder, h *History, c *Chain, v Violation) {
 		if !near {
 			continue
 		}
-		fmt.Fprintf(b, "    conn %d: instance %d#%d, Last-Event-ID %q, %v → ready %v → %s at %v",
-			ci, conn.Instance, conn.Incarnation, conn.LastEventID, conn.Start.Round(time.Millisecond),
+		fmt.Fprintf(b, "    conn %d: instance %d#%d from %s, Last-Event-ID %q, %v → ready %v → %s at %v",
+			ci, conn.Instance, conn.Incarnation, conn.Local, conn.LastEventID, conn.Start.Round(time.Millisecond),
 			conn.Ready.Round(time.Millisecond), conn.End, conn.EndAt.Round(time.Millisecond))
 		if conn.Err != "" {
 			fmt.Fprintf(b, " (%s)", conn.Err)

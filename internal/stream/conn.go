@@ -35,6 +35,7 @@ type Conn struct {
 	catching  atomic.Bool  // held by the goroutine catching it up
 
 	pending []byte  // the unwritten tail of a short write
+	unsent  int     // the socket's unacknowledged bytes when the sweep last looked
 	closing *ending // how it ends, once its last frame is queued
 	done    bool    // ended; guarded by the pool's mutex
 }

@@ -3,6 +3,7 @@ package stream
 import (
 	"errors"
 	"syscall"
+	"unsafe"
 )
 
 // pollIn is what every taken-over connection is watched for: the peer
@@ -71,6 +72,17 @@ func closed(events uint32) bool {
 
 func (p *poller) close() error {
 	return syscall.Close(p.fd)
+}
+
+// unsent returns how many bytes fd's socket holds that the peer has not
+// acknowledged (SIOCOUTQ), or -1: the count moves only when the client
+// reads or more is written.
+func unsent(fd int) int {
+	var n int32
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&n))); errno != 0 {
+		return -1
+	}
+	return int(n)
 }
 
 // writeFD writes without blocking; a full socket buffer is a short write.

@@ -30,3 +30,5 @@ func closed(uint32) bool { return false }
 func (p *poller) close() error { return nil }
 
 func writeFD(int, []byte) (int, error) { return 0, errNoPoller }
+
+func unsent(int) int { return -1 }

@@ -207,6 +207,8 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*
 	}
 	// Writes go straight to the descriptor; no deadline timers are needed.
 	_ = nc.SetDeadline(time.Time{})
+	// end decides between a reset and a FIN from here on.
+	abortive(nc, false)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -326,7 +328,7 @@ func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
 
 // send writes b after what c still has pending, without blocking; what the
 // socket does not take waits in pending until the poller reports room, and
-// the stall rule (sweep) bounds that wait from the first short write. It
+// the stall rule (sweep) bounds how long it waits with no progress. It
 // reports whether nothing is left pending; a failed write marks the peer
 // gone, for serve to end the stream.
 func (p *Pool) send(c *Conn, b []byte) bool {
@@ -342,6 +344,9 @@ func (p *Pool) send(c *Conn, b []byte) bool {
 		return false
 	case n < len(b) && waiting:
 		c.pending = b[n:]
+		if n > 0 { // the stall rule counts from the last progress
+			c.waitSince.Store(time.Now().UnixNano())
+		}
 	case n < len(b):
 		c.pending = append([]byte(nil), b[n:]...)
 		c.waitSince.Store(time.Now().UnixNano())
@@ -493,6 +498,16 @@ func (p *Pool) poll(ctx context.Context) {
 	}
 }
 
+// progressed reports whether c's socket queue moved since the sweep last
+// looked; c stays open while the pool's mutex is held, so its descriptor is
+// still c's. c.unsent is the poller's alone.
+func (p *Pool) progressed(c *Conn) bool {
+	q := unsent(c.fd)
+	moved := q >= 0 && q != c.unsent
+	c.unsent = q
+	return moved
+}
+
 // sweep marks streams whose write has waited since before stallLimit, or
 // whose token expired before now.
 func (p *Pool) sweep(now time.Time) {
@@ -506,6 +521,12 @@ func (p *Pool) sweep(now time.Time) {
 	}
 	for _, c := range p.conns {
 		switch since := c.waitSince.Load(); {
+		case checkStalls && since != 0 && p.progressed(c):
+			// The client read, though no writer has been back yet to
+			// write more: that is progress too, measured by the kernel,
+			// so a busy writer does not make a reading client look stalled.
+			c.waitSince.CompareAndSwap(since, now.UnixNano())
+			continue
 		case checkStalls && since != 0 && since < stallLimit:
 			c.stalled.Store(true)
 		case c.expires != 0 && c.expires <= now.UnixNano() && !c.expired.Load():

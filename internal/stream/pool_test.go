@@ -99,7 +99,7 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTime
 			return
 		}
 		o := &owner{f: f, c: c}
-		st, err := Open(w, r, time.Second, wait)
+		st, err := Open(w, r, time.Second, writeTimeout)
 		if err != nil {
 			o.Ended(hub.ReasonClient)
 			return
@@ -149,33 +149,37 @@ func (o *owner) Ended(r hub.Reason) {
 // dial opens a raw stream and reads up to the end of the preamble chunk.
 func (f *fixture) dial(t testing.TB) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	return f.dialWith(t, net.Dialer{})
+	return f.dialWith(t, net.Dialer{}, "")
 }
 
-// dialSmall dials with a small receive buffer, so a client that stops
+// smallBuffer dials with a small receive buffer, so a client that stops
 // reading soon leaves the server's socket full.
+var smallBuffer = net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+	return rc.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+	})
+}}
+
 func (f *fixture) dialSmall(t testing.TB) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	return f.dialWith(t, net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-	}})
+	return f.dialWith(t, smallBuffer, "")
 }
 
-func (f *fixture) dialWith(t testing.TB, d net.Dialer) (net.Conn, *bufio.Reader) {
+// dialWith dials with d and asks for /sse with query ("?goroutine" keeps
+// the stream on its handler's goroutine, "" lets the pool take it).
+func (f *fixture) dialWith(t testing.TB, d net.Dialer, query string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := d.Dial("tcp", f.srv.Listener.Addr().String())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	require.NoError(t, c.SetDeadline(time.Now().Add(wait)))
-	_, err = io.WriteString(c, "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n")
+	_, err = io.WriteString(c, "GET /sse"+query+" HTTP/1.1\r\nHost: x\r\n\r\n")
 	require.NoError(t, err)
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{"chunked"}, resp.TransferEncoding)
-	require.True(t, <-f.adopted)
+	require.Equal(t, query == "", <-f.adopted)
 	r := sse.NewReader(resp.Body)
 	frame, err := r.Next()
 	require.NoError(t, err)
@@ -278,26 +282,33 @@ func TestPoolResyncSendsClientsBackSpreadOut(t *testing.T) {
 	require.Equal(t, hub.ReasonResync, f.gone.next(t))
 }
 
-// TestPoolCutsClientThatStopsReading: a client that reads nothing fills its
+// TestCutsClientThatStopsReading: a client that reads nothing fills its
 // socket and is cut off as slow once its write made no progress for the
-// write timeout, with a reset (it would never read a last frame); nobody
-// else waits for it.
-func TestPoolCutsClientThatStopsReading(t *testing.T) {
+// write timeout, with a reset (it would never read a last frame), on both
+// writers; nobody else waits for it. The goroutine writer once ended it with
+// a FIN: net/http closes a connection whose write failed before the writer
+// can reset it.
+func TestCutsClientThatStopsReading(t *testing.T) {
 	t.Parallel()
-	f := startWith(t, 4, false, 100, 300*time.Millisecond)
-	c, _ := f.dial(t)
-	big := strings.Repeat("x", 60<<10)
-	for seq := uint64(1); ; seq++ {
-		require.Less(t, seq, uint64(10_000), "never cut off")
-		f.hub.Deliver(wireEvent(t, seq, big))
-		select {
-		case r := <-f.gone:
-			require.Equal(t, hub.ReasonSlow, r)
-			_, err := io.Copy(io.Discard, c)
-			require.ErrorIs(t, err, syscall.ECONNRESET, "a stalled client's connection is reset")
-			return
-		case <-time.After(time.Millisecond):
-		}
+	for name, query := range map[string]string{"taken-over": "", "goroutine": "?goroutine"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := startWith(t, 4, false, 100, 300*time.Millisecond)
+			c, _ := f.dialWith(t, net.Dialer{}, query)
+			big := strings.Repeat("x", 60<<10)
+			for seq := uint64(1); ; seq++ {
+				require.Less(t, seq, uint64(10_000), "never cut off")
+				f.hub.Deliver(wireEvent(t, seq, big))
+				select {
+				case r := <-f.gone:
+					require.Equal(t, hub.ReasonSlow, r)
+					_, err := io.Copy(io.Discard, c)
+					require.ErrorIs(t, err, syscall.ECONNRESET, "a stalled client's connection is reset")
+					return
+				case <-time.After(time.Millisecond):
+				}
+			}
+		})
 	}
 }
 
@@ -390,6 +401,57 @@ func TestPoolLastFrameWaitsBehindAFullSocket(t *testing.T) {
 	}
 	require.NotZero(t, seq)
 	require.Equal(t, hub.ReasonAuth, f.gone.next(t))
+}
+
+// TestStallRuleCountsFromTheLastProgress: a client that reads a long batch
+// slowly but steadily has not stopped reading, though the batch takes longer
+// than the write timeout to go out, on both writers. The pool once counted
+// from the batch's first short write, and the goroutine gave the whole batch
+// one deadline, so both cut such a client as slow.
+func TestStallRuleCountsFromTheLastProgress(t *testing.T) {
+	t.Parallel()
+	for name, query := range map[string]string{"taken-over": "", "goroutine": "?goroutine"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := startWith(t, maxBatch, false, 100, time.Second)
+			_, br := f.dialWith(t, smallBuffer, query)
+			payload := strings.Repeat("x", 4<<10)
+			for seq := uint64(1); seq <= maxBatch; seq++ {
+				f.hub.Deliver(wireEvent(t, seq, payload))
+			}
+			// The client pauses for a fifth of the write timeout, so the
+			// socket fills and the rest queues up for one batch, then reads
+			// 8 KiB every 50 ms: the 256 KiB take over 1.5 s.
+			time.Sleep(200 * time.Millisecond)
+			r := sse.NewReader(httputil.NewChunkedReader(throttled{br, 8 << 10, 50 * time.Millisecond}))
+			for seq := uint64(1); seq <= maxBatch; {
+				frame, err := r.Next()
+				require.NoError(t, err, "cut after %d of %d events", seq-1, maxBatch)
+				if frame.ID != "" {
+					require.Equal(t, eventid.ID{Ms: 1, Seq: seq}.String(), frame.ID)
+					seq++
+				}
+			}
+			select {
+			case reason := <-f.gone:
+				t.Fatalf("the stream ended (%s)", reason)
+			default:
+			}
+		})
+	}
+}
+
+// throttled reads at most n bytes per read, each after a pause: a client that
+// reads slowly but never stops.
+type throttled struct {
+	r     io.Reader
+	n     int
+	pause time.Duration
+}
+
+func (t throttled) Read(p []byte) (int, error) {
+	time.Sleep(t.pause)
+	return t.r.Read(p[:min(len(p), t.n)])
 }
 
 func TestPoolLeavesTLSStreamsToTheirGoroutine(t *testing.T) {

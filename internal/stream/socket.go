@@ -40,8 +40,18 @@ func connOf(ctx context.Context) net.Conn {
 // still queued for a client that is not reading at once, instead of holding
 // it until the peer reads or the connection times out.
 func abort(c net.Conn) {
-	if tcp, ok := c.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0)
-	}
+	abortive(c, true)
 	_ = c.Close()
+}
+
+// abortive makes whatever closes c next, ssehub or net/http, reset the
+// connection (on) or end it with a FIN after what is queued (off).
+func abortive(c net.Conn, on bool) {
+	if tcp, ok := c.(*net.TCPConn); ok {
+		if on {
+			_ = tcp.SetLinger(0)
+		} else {
+			_ = tcp.SetLinger(-1)
+		}
+	}
 }

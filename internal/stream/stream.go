@@ -48,6 +48,11 @@ func Open(w http.ResponseWriter, r *http.Request, retry, writeTimeout time.Durat
 	s := &Stream{w: w, rc: http.NewResponseController(w), writeTimeout: writeTimeout, retry: retry}
 	if r.ProtoMajor == 1 {
 		s.raw = connOf(r.Context())
+		// net/http closes a connection whose write failed itself, with a
+		// FIN, before a stalled write returns here; so while this stream
+		// is written, that close resets, as the stall rule wants. A clean
+		// end (end, or the pool taking the stream over) turns it back.
+		abortive(s.raw, true)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -139,6 +144,9 @@ func (s *Stream) end(e ending) hub.Reason {
 	if last := farewell(nil, e, s.retry); len(last) > 0 {
 		_ = s.write(last)
 	}
+	if s.raw != nil {
+		abortive(s.raw, false) // the end of the body and a FIN follow
+	}
 	return e.reason
 }
 
@@ -167,13 +175,25 @@ func (s *Stream) write(b []byte) error {
 	return nil
 }
 
+// send writes b in pieces of at most stallPiece bytes, each with its own
+// deadline: the stall rule cuts a client that takes no piece for the write
+// timeout, not one that reads a long batch slowly but steadily.
 func (s *Stream) send(b []byte) error {
-	if err := s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
-		return err
+	for len(b) > 0 {
+		n := min(len(b), stallPiece)
+		if err := s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
+			return err
+		}
+		if _, err := s.w.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
 	}
-	_, err := s.w.Write(b)
-	return err
+	return nil
 }
+
+// stallPiece is how much of a write must go out within the write timeout.
+const stallPiece = 16 << 10
 
 // flush sends what was written and clears the write deadline: HTTP/2 resets
 // a stream whose deadline passes even while nothing is being written, which
