@@ -35,7 +35,7 @@ func RegisterHandlers(server *rest.Server, svcCtx *svc.ServiceContext) {
 		{Method: http.MethodGet, Path: "/static/index.html", Handler: static.ServePage},
 		{Method: http.MethodGet, Path: "/healthz", Handler: HealthzHandler},
 		{Method: http.MethodGet, Path: "/readyz", Handler: ReadyzHandler(svcCtx)},
-		{Method: http.MethodGet, Path: "/metrics", Handler: svcCtx.Metrics.Handler().ServeHTTP},
+		{Method: http.MethodGet, Path: "/metrics", Handler: svcCtx.Metrics.ServeHTTP},
 	})
 	if svcCtx.Auth != nil {
 		server.AddRoute(rest.Route{Method: http.MethodPost, Path: "/tickets", Handler: TicketHandler(svcCtx)})

@@ -23,7 +23,7 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 		// The cap comes first, so a ticket is not spent on a refused stream.
 		ip := svcCtx.ClientIP.Of(r)
 		if !svcCtx.StreamsPerIP.Acquire(ip) {
-			svcCtx.Metrics.Disconnected(hub.ReasonLimit)
+			svcCtx.Observer.Disconnected(hub.ReasonLimit)
 			apierr.Write(w, r, apierr.Unavailable("too_many_streams",
 				"this address holds Sse.MaxClientsPerIP streams already", conf.Retry))
 			return
@@ -38,7 +38,7 @@ func SseHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 		expires, err := authorizeStream(svcCtx.Auth, r, topics)
 		if err != nil {
 			release()
-			svcCtx.Metrics.Disconnected(hub.ReasonAuth)
+			svcCtx.Observer.Disconnected(hub.ReasonAuth)
 			apierr.Write(w, r, err)
 			return
 		}

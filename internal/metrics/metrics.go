@@ -16,8 +16,19 @@ import (
 
 const namespace = "ssehub"
 
-// Metrics is one instance's observer: the hub, the sessions, the publish
-// path and the Redis log report to it.
+// Observer is everything ssehub counts, in one interface: the hub's part
+// (hub.Observer, which the hub cannot import from here) and the publish
+// path, resume and the Redis log. Components are given an Observer; only the
+// /metrics route sees the registry behind it.
+type Observer interface {
+	hub.Observer
+	Published(topic string)
+	Replayed(n int)
+	Reset()
+	RedisUp(up bool)
+}
+
+// Metrics is one instance's Observer, counting into its own registry.
 type Metrics struct {
 	reg          *prometheus.Registry
 	topics       *TopicLabels
@@ -30,7 +41,7 @@ type Metrics struct {
 	redisUp      prometheus.Gauge
 }
 
-var _ hub.Observer = (*Metrics)(nil)
+var _ Observer = (*Metrics)(nil)
 
 // New registers an instance's metrics; topics bounds the topic label, and
 // redis adds ssehub_redis_up.

@@ -33,9 +33,9 @@ const maxEchoedID = 64
 
 // Streams is what every session shares.
 type Streams struct {
-	Hub     *hub.Hub
-	Log     eventlog.Log
-	Metrics *metrics.Metrics
+	Hub      *hub.Hub
+	Log      eventlog.Log
+	Observer metrics.Observer
 	// Pool takes streams over from net/http; nil keeps every stream on its
 	// handler's goroutine.
 	Pool         *stream.Pool
@@ -140,7 +140,7 @@ func (s *Streams) resume(ctx context.Context, st *stream.Stream, req Request, la
 			return nil
 		},
 		func(page []*event.Event) error {
-			s.Metrics.Replayed(len(page))
+			s.Observer.Replayed(len(page))
 			return st.Replay(page)
 		})
 	switch {
@@ -170,7 +170,7 @@ func (s *Streams) resume(ctx context.Context, st *stream.Stream, req Request, la
 }
 
 func (s *Streams) reset(st *stream.Stream, reason, lastID string) error {
-	s.Metrics.Reset()
+	s.Observer.Reset()
 	if len(lastID) > maxEchoedID {
 		lastID = lastID[:maxEchoedID]
 	}

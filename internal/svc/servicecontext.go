@@ -4,6 +4,7 @@ package svc
 
 import (
 	"context"
+	"net/http"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -37,8 +38,9 @@ type ServiceContext struct {
 	Hub        *hub.Hub
 	// Streams runs every stream's session.
 	Streams *session.Streams
-	// Metrics is this instance's observer and registry.
-	Metrics *metrics.Metrics
+	// Observer counts what happens; Metrics serves what it counted.
+	Observer metrics.Observer
+	Metrics  http.Handler
 	Security
 
 	// Redis is the process's one Redis pool, shared by the log and the
@@ -64,7 +66,8 @@ func NewServiceContext(c config.Config) *ServiceContext {
 		Config:     c,
 		MaxClients: maxClients,
 		Hub:        h,
-		Metrics:    m,
+		Observer:   m,
+		Metrics:    m.Handler(),
 	}
 	if c.Redis.Enabled() {
 		s.Redis = newRedisClient(c.Redis)
@@ -81,7 +84,7 @@ func NewServiceContext(c config.Config) *ServiceContext {
 	} else {
 		s.Log = eventlog.NewMemory(c.Sse.Replay.Size, c.Sse.Replay.MaxAge)
 	}
-	s.Streams = &session.Streams{Hub: h, Log: s.Log, Metrics: m, Retry: c.Sse.Retry, WriteTimeout: c.Sse.WriteTimeout}
+	s.Streams = &session.Streams{Hub: h, Log: s.Log, Observer: m, Retry: c.Sse.Retry, WriteTimeout: c.Sse.WriteTimeout}
 	if c.Sse.Hijack {
 		s.Streams.Pool = stream.NewPool(stream.PoolOptions{
 			Hub: h, Log: s.Log, Capacity: min(maxClients, maxPooled), Writers: c.Sse.Writers,
@@ -106,7 +109,7 @@ func derivedMaxClients() int {
 func (s *ServiceContext) Publish(ctx context.Context, m event.Message) (eventid.ID, bool, error) {
 	id, dup, err := s.Log.Append(ctx, m)
 	if err == nil && !dup {
-		s.Metrics.Published(m.Topic)
+		s.Observer.Published(m.Topic)
 	}
 	return id, dup, err
 }
