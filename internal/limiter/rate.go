@@ -21,20 +21,31 @@ type Rate struct {
 	cache *collection.Cache
 }
 
-// NewRate returns perSecond events per key with bursts of burst, for at most
-// maxKeys keys at once; perSecond 0 means no limit (nil).
-func NewRate(name string, perSecond float64, burst, maxKeys int) (*Rate, error) {
-	if perSecond <= 0 {
+// RateOptions configure a Rate.
+type RateOptions struct {
+	// Name names the limiter in go-zero's cache statistics and errors.
+	Name string
+	// PerSecond is the sustained rate per key; 0 means no limit.
+	PerSecond float64
+	// Burst is how many events a key may take at once; at least 1.
+	Burst int
+	// MaxKeys bounds the keys tracked at once.
+	MaxKeys int
+}
+
+// NewRate returns a per-key limiter, or nil when o.PerSecond is 0 (no limit).
+func NewRate(o RateOptions) (*Rate, error) {
+	if o.PerSecond <= 0 {
 		return nil, nil
 	}
-	burst = max(burst, 1)
-	refill := time.Duration(float64(burst) / perSecond * float64(time.Second))
+	burst := max(o.Burst, 1)
+	refill := time.Duration(float64(burst) / o.PerSecond * float64(time.Second))
 	idle := max(minIdle, refill)
-	cache, err := collection.NewCache(idle, collection.WithLimit(maxKeys), collection.WithName(name))
+	cache, err := collection.NewCache(idle, collection.WithLimit(o.MaxKeys), collection.WithName(o.Name))
 	if err != nil {
-		return nil, fmt.Errorf("rate limiter %s: %w", name, err)
+		return nil, fmt.Errorf("rate limiter %s: %w", o.Name, err)
 	}
-	return &Rate{limit: rate.Limit(perSecond), burst: burst, idle: idle, cache: cache}, nil
+	return &Rate{limit: rate.Limit(o.PerSecond), burst: burst, idle: idle, cache: cache}, nil
 }
 
 // Allow takes one event from key's bucket; false when it is empty.

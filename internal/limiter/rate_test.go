@@ -10,7 +10,7 @@ import (
 func TestRateAllowsBurstThenRefuses(t *testing.T) {
 	t.Parallel()
 	// One per hour: nothing refills while the test runs.
-	r, err := NewRate("test", 1.0/3600, 3, 10)
+	r, err := NewRate(RateOptions{Name: "test", PerSecond: 1.0 / 3600, Burst: 3, MaxKeys: 10})
 	require.NoError(t, err)
 	for range 3 {
 		require.True(t, r.Allow("a"))
@@ -22,7 +22,7 @@ func TestRateAllowsBurstThenRefuses(t *testing.T) {
 
 func TestRateKeepsAtMostMaxKeys(t *testing.T) {
 	t.Parallel()
-	r, err := NewRate("test", 1, 1, 2)
+	r, err := NewRate(RateOptions{Name: "test", PerSecond: 1, Burst: 1, MaxKeys: 2})
 	require.NoError(t, err)
 	for _, k := range []string{"a", "b", "c", "d"} {
 		require.True(t, r.Allow(k))
@@ -33,7 +33,7 @@ func TestRateKeepsAtMostMaxKeys(t *testing.T) {
 
 func TestZeroRateAllowsAll(t *testing.T) {
 	t.Parallel()
-	r, err := NewRate("test", 0, 1, 1)
+	r, err := NewRate(RateOptions{Name: "test", PerSecond: 0, Burst: 1, MaxKeys: 1})
 	require.NoError(t, err)
 	require.Nil(t, r)
 	require.True(t, r.Allow("a"))

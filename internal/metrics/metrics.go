@@ -43,13 +43,20 @@ type Metrics struct {
 
 var _ Observer = (*Metrics)(nil)
 
-// New registers an instance's metrics; topics bounds the topic label, and
-// redis adds ssehub_redis_up.
-func New(topics *TopicLabels, redis bool) *Metrics {
+// Options configure an instance's Metrics.
+type Options struct {
+	// Topics bounds the topic label of ssehub_events_published_total.
+	Topics *TopicLabels
+	// Redis adds ssehub_redis_up.
+	Redis bool
+}
+
+// New registers an instance's metrics in a registry of its own.
+func New(o Options) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		reg:    reg,
-		topics: topics,
+		topics: o.Topics,
 		clients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "clients", Help: "Open event streams.",
 		}),
@@ -73,7 +80,7 @@ func New(topics *TopicLabels, redis bool) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.clients, m.published, m.delivered, m.disconnected, m.replayed, m.resets)
-	if redis {
+	if o.Redis {
 		reg.MustRegister(m.redisUp)
 	}
 	return m

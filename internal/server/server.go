@@ -158,11 +158,11 @@ func (s *Server) tick(ctx context.Context) {
 		_, _, err := sc.Publish(ctx, m)
 		return err
 	}
-	if sc.Redis == nil {
-		ticker.Run(ctx, every, publish)
-		return
+	o := ticker.Options{Every: every, Publish: publish}
+	if sc.Redis != nil {
+		o.Lease = ticker.NewRedisLease(sc.Redis, ticker.LeaseOptions{Prefix: sc.Config.Redis.KeyPrefix, Every: every})
 	}
-	ticker.RunShared(ctx, every, ticker.NewRedisLease(sc.Redis, sc.Config.Redis.KeyPrefix, every), publish)
+	ticker.Run(ctx, o)
 }
 
 func (s *Server) closeRedis() {

@@ -55,7 +55,7 @@ func startHub(ctx context.Context) *hub.Hub {
 // resuming from lastID.
 func resume(t *testing.T, h *hub.Hub, log eventlog.Log, lastID string) *testkit.Stream {
 	t.Helper()
-	streams := &session.Streams{Hub: h, Log: log, Observer: metrics.New(metrics.NewTopicLabels(4), false),
+	streams := &session.Streams{Hub: h, Log: log, Observer: metrics.New(metrics.Options{Topics: metrics.NewTopicLabels(4)}),
 		Retry: time.Second, WriteTimeout: 5 * time.Second}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		assert.NoError(t, streams.Serve(w, r, session.Request{Topics: []string{"a"},

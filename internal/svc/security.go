@@ -30,11 +30,13 @@ func NewSecurity(c config.Config) (Security, error) {
 	if err != nil {
 		return Security{}, err
 	}
-	pub, err := limiter.NewRate("publish-rate", c.Sse.PublishRate, c.Sse.PublishBurst, maxRateKeys)
+	pub, err := limiter.NewRate(limiter.RateOptions{Name: "publish-rate", PerSecond: c.Sse.PublishRate,
+		Burst: c.Sse.PublishBurst, MaxKeys: maxRateKeys})
 	if err != nil {
 		return Security{}, err
 	}
-	tickets, err := limiter.NewRate("ticket-rate", c.Sse.PublishRate, c.Sse.PublishBurst, maxRateKeys)
+	tickets, err := limiter.NewRate(limiter.RateOptions{Name: "ticket-rate", PerSecond: c.Sse.PublishRate,
+		Burst: c.Sse.PublishBurst, MaxKeys: maxRateKeys})
 	if err != nil {
 		return Security{}, err
 	}

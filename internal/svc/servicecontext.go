@@ -54,8 +54,10 @@ func NewServiceContext(c config.Config) *ServiceContext {
 	if maxClients == 0 {
 		maxClients = derivedMaxClients()
 	}
-	m := metrics.New(metrics.NewTopicLabels(c.Sse.MetricTopics, append([]string{ticker.Topic}, c.Sse.DefaultTopics...)...),
-		c.Redis.Enabled())
+	m := metrics.New(metrics.Options{
+		Topics: metrics.NewTopicLabels(c.Sse.MetricTopics, append([]string{ticker.Topic}, c.Sse.DefaultTopics...)...),
+		Redis:  c.Redis.Enabled(),
+	})
 	h := hub.New(hub.Options{
 		MaxClients:   maxClients,
 		ClientBuffer: c.Sse.ClientBuffer,

@@ -57,13 +57,21 @@ type RedisLease struct {
 	seen uint64
 }
 
-// NewRedisLease returns the lease of prefix for ticks every interval.
-func NewRedisLease(rdb redis.UniversalClient, prefix string, every time.Duration) *RedisLease {
+// LeaseOptions configure a RedisLease.
+type LeaseOptions struct {
+	// Prefix is the Redis key prefix the lease and counter live under.
+	Prefix string
+	// Every is the tick interval; the lease lives 1.25 of it.
+	Every time.Duration
+}
+
+// NewRedisLease returns the lease kept in rdb.
+func NewRedisLease(rdb redis.UniversalClient, o LeaseOptions) *RedisLease {
 	return &RedisLease{
 		rdb:      rdb,
-		keys:     []string{prefix + ":tick:lease", prefix + ":tick:seq"},
+		keys:     []string{o.Prefix + ":tick:lease", o.Prefix + ":tick:seq"},
 		instance: rand.Text(),
-		ttl:      every + every/4,
+		ttl:      o.Every + o.Every/4,
 	}
 }
 
@@ -83,10 +91,10 @@ func (l *RedisLease) Next(ctx context.Context) (uint64, bool, error) {
 	return uint64(res[1]), true, nil
 }
 
-// RunShared ticks every interval while this instance holds lease; without
+// runShared ticks every interval while this instance holds lease; without
 // it, it tries to take the lease standbyPolls times per interval and ticks
 // at once when it does.
-func RunShared(ctx context.Context, every time.Duration, lease Lease, publish Publisher) {
+func runShared(ctx context.Context, every time.Duration, lease Lease, publish Publisher) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	poll := time.NewTicker(max(every/standbyPolls, time.Millisecond))

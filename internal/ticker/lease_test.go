@@ -26,8 +26,8 @@ func client(t *testing.T, srv *redistest.Server) *redis.Client {
 func TestRedisLeaseOneHolderAndOneCounter(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	a := NewRedisLease(client(t, srv), "t", time.Hour)
-	b := NewRedisLease(client(t, srv), "t", time.Hour)
+	a := NewRedisLease(client(t, srv), LeaseOptions{Prefix: "t", Every: time.Hour})
+	b := NewRedisLease(client(t, srv), LeaseOptions{Prefix: "t", Every: time.Hour})
 	ctx := context.Background()
 
 	seq, held, err := a.Next(ctx)
@@ -46,8 +46,8 @@ func TestRedisLeaseOneHolderAndOneCounter(t *testing.T) {
 func TestRedisLeaseTakenOverAfterExpiry(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	a := NewRedisLease(client(t, srv), "t", 20*time.Millisecond)
-	b := NewRedisLease(client(t, srv), "t", 20*time.Millisecond)
+	a := NewRedisLease(client(t, srv), LeaseOptions{Prefix: "t", Every: 20 * time.Millisecond})
+	b := NewRedisLease(client(t, srv), LeaseOptions{Prefix: "t", Every: 20 * time.Millisecond})
 	_, held, err := a.Next(context.Background())
 	require.NoError(t, err)
 	require.True(t, held)
@@ -66,7 +66,7 @@ func TestRedisLeaseTakenOverAfterExpiry(t *testing.T) {
 
 // Two instances tick in turn: when the holder stops, the other carries on
 // with the next seq; no seq is published twice or skipped.
-func TestRunSharedHandsOverWithoutDuplicates(t *testing.T) {
+func TestSharedTickerHandsOverWithoutDuplicates(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	const every = 20 * time.Millisecond
@@ -98,7 +98,8 @@ func TestRunSharedHandsOverWithoutDuplicates(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			RunShared(ctx, every, NewRedisLease(client(t, srv), "t", every), publisher(name))
+			Run(ctx, Options{Every: every, Publish: publisher(name),
+				Lease: NewRedisLease(client(t, srv), LeaseOptions{Prefix: "t", Every: every})})
 		}()
 		stop := func() { cancel(); <-done }
 		t.Cleanup(stop)
@@ -129,8 +130,8 @@ func TestRedisLeaseSeqNeverGoesBack(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := client(t, srv)
 	ctx := context.Background()
-	a := NewRedisLease(rdb, "t", time.Hour)
-	b := NewRedisLease(client(t, srv), "t", time.Hour)
+	a := NewRedisLease(rdb, LeaseOptions{Prefix: "t", Every: time.Hour})
+	b := NewRedisLease(client(t, srv), LeaseOptions{Prefix: "t", Every: time.Hour})
 	next := func(l *RedisLease, wantHeld bool) uint64 {
 		t.Helper()
 		seq, held, err := l.Next(ctx)

@@ -21,8 +21,26 @@ const (
 // Publisher appends an event to the hub's log.
 type Publisher func(ctx context.Context, m event.Message) error
 
-// Run publishes a tick every interval until ctx ends; seq counts from 1.
-func Run(ctx context.Context, every time.Duration, publish Publisher) {
+// Options configure the ticker.
+type Options struct {
+	Every   time.Duration
+	Publish Publisher
+	// Lease, shared with the other instances, decides who ticks and
+	// counts seq; nil ticks alone.
+	Lease Lease
+}
+
+// Run publishes a tick every interval until ctx ends: alone, seq counting
+// from 1, or under o.Lease (runShared).
+func Run(ctx context.Context, o Options) {
+	if o.Lease != nil {
+		runShared(ctx, o.Every, o.Lease, o.Publish)
+		return
+	}
+	runAlone(ctx, o.Every, o.Publish)
+}
+
+func runAlone(ctx context.Context, every time.Duration, publish Publisher) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var seq uint64
