@@ -92,4 +92,4 @@ chaos: build
 # bench/results.{md,json}; then the encoder and hub micro-benchmarks.
 bench:
 	scripts/bench.sh
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/sse/ ./internal/hub/ ./internal/stream/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/sse/ ./internal/hub/ ./internal/pool/

@@ -17,6 +17,7 @@ import (
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
 	"ssehub/internal/metrics"
+	"ssehub/internal/pool"
 	"ssehub/internal/stream"
 	"ssehub/internal/topic"
 )
@@ -38,7 +39,7 @@ type Streams struct {
 	Observer metrics.Observer
 	// Pool takes streams over from net/http; nil keeps every stream on its
 	// handler's goroutine.
-	Pool         *stream.Pool
+	Pool         *pool.Pool
 	Retry        time.Duration
 	WriteTimeout time.Duration
 }
@@ -65,7 +66,7 @@ type session struct {
 	once    sync.Once
 }
 
-var _ stream.Owner = (*session)(nil)
+var _ pool.Owner = (*session)(nil)
 
 // Serve runs one stream until it ends. It returns an error only when the
 // stream could not start (hub.ErrFull, hub.ErrDraining) and nothing was
@@ -98,7 +99,7 @@ func (s *Streams) Serve(w http.ResponseWriter, r *http.Request, req Request) err
 		sess.Ended(st.Fail(err))
 		return nil
 	}
-	adoption := stream.Adoption{After: after, Expires: req.Expires, Owner: sess, TagTopics: req.WithTopic}
+	adoption := pool.Adoption{After: after, Expires: req.Expires, Owner: sess, TagTopics: req.WithTopic}
 	if s.Pool.Adopt(w, r, client, adoption) {
 		return nil
 	}

@@ -1,23 +1,22 @@
-// Package stream is the writer: it writes one client's events to its
-// connection, the preamble, history on resume, then live events in batches,
-// through net/http (Stream) or on a taken-over descriptor (Pool). Both
-// follow the rules in rules.go.
+// Package stream writes one client's stream through net/http, on its
+// handler's goroutine: the preamble, history on resume, then live events in
+// batches, following the writer's rules (internal/writer). Streams the pool
+// takes over (internal/pool) leave it after their history.
 package stream
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
 	"ssehub/internal/sse"
+	"ssehub/internal/writer"
 )
 
 // Stream is one open event stream written by its handler's goroutine.
@@ -39,7 +38,7 @@ type Stream struct {
 // the log it reads what it missed from.
 type CatchUp struct {
 	Hub *hub.Hub
-	Log History
+	Log writer.History
 }
 
 // Open sends the headers, a retry line with jitter and a comment at once,
@@ -47,27 +46,20 @@ type CatchUp struct {
 func Open(w http.ResponseWriter, r *http.Request, retry, writeTimeout time.Duration) (*Stream, error) {
 	s := &Stream{w: w, rc: http.NewResponseController(w), writeTimeout: writeTimeout, retry: retry}
 	if r.ProtoMajor == 1 {
-		s.raw = connOf(r.Context())
+		s.raw = writer.ConnOf(r.Context())
 		// net/http closes a connection whose write failed itself, with a
 		// FIN, before a stalled write returns here; so while this stream
 		// is written, that close resets, as the stall rule wants. A clean
 		// end (end, or the pool taking the stream over) turns it back.
-		abortive(s.raw, true)
+		writer.Abortive(s.raw, true)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	pre := sse.AppendRetry(make([]byte, 0, 32), jitteredRetry(retry))
+	pre := sse.AppendRetry(make([]byte, 0, 32), writer.JitteredRetry(retry))
 	return s, s.write(sse.AppendComment(pre, "ok"))
-}
-
-// jitteredRetry spreads reconnects over [retry, 1.5*retry) so a restart does
-// not bring every client back in the same instant.
-func jitteredRetry(retry time.Duration) int64 {
-	ms := retry.Milliseconds()
-	return ms + rand.Int64N(ms/2+1)
 }
 
 // TagTopics makes every event that follows name its topic in a first data
@@ -94,7 +86,7 @@ func (s *Stream) Reset(reason, lastEventID string) error {
 
 // Replay writes one page of history and flushes it.
 func (s *Stream) Replay(events []*event.Event) error {
-	return writePage(s, events, eventid.ID{}, s.tagged, &s.frame)
+	return writer.WritePage(s, events, eventid.ID{}, s.tagged, &s.frame)
 }
 
 // Pump writes the client's queue until the stream ends, ends it on the wire
@@ -105,28 +97,28 @@ func (s *Stream) Pump(ctx context.Context, c *hub.Client, after eventid.ID, cu C
 	queue := c.Events()
 	for {
 		if from, ok := c.Lagging(); ok && len(queue) == 0 { // the catch-up rule (rules.go)
-			if err := catchUp(ctx, cu.Hub, cu.Log, c, from, after, s.tagged, s); err != nil {
-				return s.end(failureEnding(err))
+			if err := writer.CatchUp(ctx, cu.Hub, cu.Log, c, from, after, s.tagged, s); err != nil {
+				return s.end(writer.FailureEnding(err))
 			}
 			continue
 		}
 		select {
 		case ev, ok := <-queue:
 			if !ok {
-				return s.end(ending{reason: c.Reason()})
+				return s.end(writer.Ending{Reason: c.Reason()})
 			}
 			var closed bool
-			s.buf, closed, _ = batch(appendFrame(s.buf[:0], ev, after, s.tagged), queue, after, s.tagged)
+			s.buf, closed, _ = writer.Batch(writer.AppendFrame(s.buf[:0], ev, after, s.tagged), queue, after, s.tagged)
 			if err := s.write(s.buf); err != nil {
-				return s.end(writeEnding(err))
+				return s.end(writer.WriteEnding(err))
 			}
 			if closed {
-				return s.end(ending{reason: c.Reason()})
+				return s.end(writer.Ending{Reason: c.Reason()})
 			}
 		case <-c.Lagged():
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return s.end(ending{reason: hub.ReasonAuth})
+				return s.end(writer.Ending{Reason: hub.ReasonAuth})
 			}
 			return hub.ReasonClient
 		}
@@ -136,49 +128,41 @@ func (s *Stream) Pump(ctx context.Context, c *hub.Client, after eventid.ID, cu C
 // end ends the stream on the wire: its last frame (the body's end follows
 // when the handler returns) or, for a client that stopped reading, a reset
 // of its connection.
-func (s *Stream) end(e ending) hub.Reason {
-	if e.abort && s.raw != nil {
-		abort(s.raw)
-		return e.reason
+func (s *Stream) end(e writer.Ending) hub.Reason {
+	if e.Abort && s.raw != nil {
+		writer.Abort(s.raw)
+		return e.Reason
 	}
-	if last := farewell(nil, e, s.retry); len(last) > 0 {
+	if last := writer.Farewell(nil, e, s.retry); len(last) > 0 {
 		_ = s.write(last)
 	}
 	if s.raw != nil {
-		abortive(s.raw, false) // the end of the body and a FIN follow
+		writer.Abortive(s.raw, false) // the end of the body and a FIN follow
 	}
-	return e.reason
+	return e.Reason
 }
 
 // Fail ends the stream on the wire after err stopped it before its writer
 // took over (a resume that could not be written or read), and returns why
 // it ended.
 func (s *Stream) Fail(err error) hub.Reason {
-	return s.end(failureEnding(err))
-}
-
-// writeEnding says how a stream whose write failed ends.
-func writeEnding(err error) ending {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return stalled
-	}
-	return ending{reason: hub.ReasonClient}
+	return s.end(writer.FailureEnding(err))
 }
 
 func (s *Stream) write(b []byte) error {
-	if err := s.send(b); err != nil {
-		return writeError{err}
+	if err := s.Send(b); err != nil {
+		return writer.WriteError{Err: err}
 	}
-	if err := s.flush(); err != nil {
-		return writeError{err}
+	if err := s.Flush(); err != nil {
+		return writer.WriteError{Err: err}
 	}
 	return nil
 }
 
-// send writes b in pieces of at most stallPiece bytes, each with its own
+// Send writes b in pieces of at most stallPiece bytes, each with its own
 // deadline: the stall rule cuts a client that takes no piece for the write
 // timeout, not one that reads a long batch slowly but steadily.
-func (s *Stream) send(b []byte) error {
+func (s *Stream) Send(b []byte) error {
 	for len(b) > 0 {
 		n := min(len(b), stallPiece)
 		if err := s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
@@ -195,10 +179,10 @@ func (s *Stream) send(b []byte) error {
 // stallPiece is how much of a write must go out within the write timeout.
 const stallPiece = 16 << 10
 
-// flush sends what was written and clears the write deadline: HTTP/2 resets
+// Flush sends what was written and clears the write deadline: HTTP/2 resets
 // a stream whose deadline passes even while nothing is being written, which
 // would end a quiet stream before its next heartbeat.
-func (s *Stream) flush() error {
+func (s *Stream) Flush() error {
 	if err := s.rc.Flush(); err != nil {
 		return err
 	}

@@ -16,8 +16,8 @@ import (
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
 	"ssehub/internal/metrics"
+	"ssehub/internal/pool"
 	"ssehub/internal/session"
-	"ssehub/internal/stream"
 	"ssehub/internal/ticker"
 )
 
@@ -88,7 +88,7 @@ func NewServiceContext(c config.Config) *ServiceContext {
 	}
 	s.Streams = &session.Streams{Hub: h, Log: s.Log, Observer: m, Retry: c.Sse.Retry, WriteTimeout: c.Sse.WriteTimeout}
 	if c.Sse.Hijack {
-		s.Streams.Pool = stream.NewPool(stream.PoolOptions{
+		s.Streams.Pool = pool.New(pool.Options{
 			Hub: h, Log: s.Log, Capacity: min(maxClients, maxPooled), Writers: c.Sse.Writers,
 			Retry: c.Sse.Retry, WriteTimeout: c.Sse.WriteTimeout,
 		})

@@ -1,6 +1,6 @@
 //go:build race
 
-package stream
+package pool
 
 // The race detector allocates on its own, so allocation counts are checked
 // only without it.

@@ -1,4 +1,4 @@
-package stream
+package pool
 
 import (
 	"bufio"
@@ -25,6 +25,8 @@ import (
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
 	"ssehub/internal/sse"
+	"ssehub/internal/stream"
+	"ssehub/internal/writer"
 )
 
 const wait = 10 * time.Second
@@ -77,7 +79,7 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTime
 	f := &fixture{gone: make(gone, 1024), adopted: make(chan bool, 1024), ended: make(chan struct{}, 1024)}
 	f.hub = hub.New(hub.Options{ClientBuffer: clientBuffer, Heartbeat: time.Hour, Observer: f.gone})
 	f.log = eventlog.NewMemory(10_000, 0)
-	f.pool = NewPool(PoolOptions{Hub: f.hub, Log: f.log, Capacity: capacity, Retry: time.Second, WriteTimeout: writeTimeout})
+	f.pool = New(Options{Hub: f.hub, Log: f.log, Capacity: capacity, Retry: time.Second, WriteTimeout: writeTimeout})
 	require.NotNil(t, f.pool)
 	ctx, cancel := context.WithCancel(context.Background())
 	hubDone, poolDone, logDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
@@ -99,7 +101,7 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTime
 			return
 		}
 		o := &owner{f: f, c: c}
-		st, err := Open(w, r, time.Second, writeTimeout)
+		st, err := stream.Open(w, r, time.Second, writeTimeout)
 		if err != nil {
 			o.Ended(hub.ReasonClient)
 			return
@@ -112,16 +114,16 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTime
 		adopted := !r.URL.Query().Has("goroutine") && f.pool.Adopt(w, r, c, a)
 		f.adopted <- adopted
 		if !adopted {
-			o.Ended(st.Pump(r.Context(), c, eventid.ID{}, CatchUp{Hub: f.hub, Log: f.log}))
+			o.Ended(st.Pump(r.Context(), c, eventid.ID{}, stream.CatchUp{Hub: f.hub, Log: f.log}))
 		}
 	})
 	if tls {
 		f.srv = httptest.NewUnstartedServer(handler)
-		f.srv.Config.ConnContext = ConnContext(testSendBuffer)
+		f.srv.Config.ConnContext = writer.ConnContext(testSendBuffer)
 		f.srv.StartTLS()
 	} else {
 		f.srv = httptest.NewUnstartedServer(handler)
-		f.srv.Config.ConnContext = ConnContext(testSendBuffer)
+		f.srv.Config.ConnContext = writer.ConnContext(testSendBuffer)
 		f.srv.Start()
 	}
 	t.Cleanup(func() {
@@ -319,7 +321,7 @@ func TestCutsClientThatStopsReading(t *testing.T) {
 // queue close, and left the stream open and silent for good.
 func TestPoolEndsStreamCutWithFullQueue(t *testing.T) {
 	t.Parallel()
-	f := start(t, maxBatch, false)
+	f := start(t, writer.MaxBatch, false)
 	c, br := f.dialSmall(t)
 	big := strings.Repeat("x", 60<<10)
 	seq := uint64(0)
@@ -334,7 +336,7 @@ func TestPoolEndsStreamCutWithFullQueue(t *testing.T) {
 	}
 	// Fill the queue one event at a time; should the writer still drain it
 	// (the socket was not full yet after all), keep filling.
-	for f.queued() < maxBatch {
+	for f.queued() < writer.MaxBatch {
 		before := f.queued()
 		seq++
 		f.hub.Deliver(wireEvent(t, seq, "queued"))
@@ -413,10 +415,10 @@ func TestStallRuleCountsFromTheLastProgress(t *testing.T) {
 	for name, query := range map[string]string{"taken-over": "", "goroutine": "?goroutine"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f := startWith(t, maxBatch, false, 100, time.Second)
+			f := startWith(t, writer.MaxBatch, false, 100, time.Second)
 			_, br := f.dialWith(t, smallBuffer, query)
 			payload := strings.Repeat("x", 4<<10)
-			for seq := uint64(1); seq <= maxBatch; seq++ {
+			for seq := uint64(1); seq <= writer.MaxBatch; seq++ {
 				f.hub.Deliver(wireEvent(t, seq, payload))
 			}
 			// The client pauses for a fifth of the write timeout, so the
@@ -424,9 +426,9 @@ func TestStallRuleCountsFromTheLastProgress(t *testing.T) {
 			// 8 KiB every 50 ms: the 256 KiB take over 1.5 s.
 			time.Sleep(200 * time.Millisecond)
 			r := sse.NewReader(httputil.NewChunkedReader(throttled{br, 8 << 10, 50 * time.Millisecond}))
-			for seq := uint64(1); seq <= maxBatch; {
+			for seq := uint64(1); seq <= writer.MaxBatch; {
 				frame, err := r.Next()
-				require.NoError(t, err, "cut after %d of %d events", seq-1, maxBatch)
+				require.NoError(t, err, "cut after %d of %d events", seq-1, writer.MaxBatch)
 				if frame.ID != "" {
 					require.Equal(t, eventid.ID{Ms: 1, Seq: seq}.String(), frame.ID)
 					seq++

@@ -1,4 +1,4 @@
-package stream
+package pool
 
 import (
 	"net"
@@ -8,6 +8,7 @@ import (
 
 	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
+	"ssehub/internal/writer"
 )
 
 // Conn is a stream whose connection the Pool took over from net/http: no
@@ -34,10 +35,10 @@ type Conn struct {
 	waitSince atomic.Int64 // unix nanos a short write started waiting, or 0
 	catching  atomic.Bool  // held by the goroutine catching it up
 
-	pending []byte  // the unwritten tail of a short write
-	unsent  int     // the socket's unacknowledged bytes when the sweep last looked
-	closing *ending // how it ends, once its last frame is queued
-	done    bool    // ended; guarded by the pool's mutex
+	pending []byte         // the unwritten tail of a short write
+	unsent  int            // the socket's unacknowledged bytes when the sweep last looked
+	closing *writer.Ending // how it ends, once its last frame is queued
+	done    bool           // ended; guarded by the pool's mutex
 }
 
 var _ hub.Waker = (*Conn)(nil)
@@ -49,7 +50,7 @@ type connSink struct {
 	timeout time.Duration
 }
 
-func (s connSink) send(b []byte) error {
+func (s connSink) Send(b []byte) error {
 	if err := s.c.nc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
 		return err
 	}
@@ -59,4 +60,4 @@ func (s connSink) send(b []byte) error {
 	return err
 }
 
-func (connSink) flush() error { return nil }
+func (connSink) Flush() error { return nil }

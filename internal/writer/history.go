@@ -1,4 +1,4 @@
-package stream
+package writer
 
 import (
 	"context"
@@ -22,21 +22,21 @@ type History interface {
 // errBehind says the log no longer holds all a lagging client missed.
 var errBehind = errors.New("client fell behind retained history")
 
-// sink is one client's connection as the history writer sees it: send
-// writes b, blocking up to the write timeout; flush ends a page.
-type sink interface {
-	send(b []byte) error
-	flush() error
+// Sink is one client's connection as the history writer sees it: Send
+// writes b, blocking up to the write timeout; Flush ends a page.
+type Sink interface {
+	Send(b []byte) error
+	Flush() error
 }
 
-// catchUp brings a client the hub took out of fan-out (its queue was full)
+// CatchUp brings a client the hub took out of fan-out (its queue was full)
 // level again: it rejoins fan-out, then writes from the log what came while
 // it was out, (from, the hub's position at rejoining], skipping what is at
 // or before after. Events after that position are in the queue, so the seam
 // has no gap and no duplicate. A client cut off meanwhile is left to its
 // closed queue.
-func catchUp(ctx context.Context, h *hub.Hub, log History, c *hub.Client, from, after eventid.ID, tagged bool,
-	s sink) error {
+func CatchUp(ctx context.Context, h *hub.Hub, log History, c *hub.Client, from, after eventid.ID, tagged bool,
+	s Sink) error {
 	var frame []byte
 	upto, err := h.Rejoin(c)
 	if errors.Is(err, hub.ErrCut) {
@@ -52,50 +52,50 @@ func catchUp(ctx context.Context, h *hub.Hub, log History, c *hub.Client, from, 
 			}
 			return nil
 		},
-		func(page []*event.Event) error { return writePage(s, page, after, tagged, &frame) })
+		func(page []*event.Event) error { return WritePage(s, page, after, tagged, &frame) })
 }
 
-// writePage sends one page of history to s, each event the client lacks
+// WritePage sends one page of history to s, each event the client lacks
 // written as the batch rule writes it, and flushes it; frame is reused.
-func writePage(s sink, page []*event.Event, after eventid.ID, tagged bool, frame *[]byte) error {
+func WritePage(s Sink, page []*event.Event, after eventid.ID, tagged bool, frame *[]byte) error {
 	for _, ev := range page {
-		if *frame = appendFrame((*frame)[:0], ev, after, tagged); len(*frame) == 0 {
+		if *frame = AppendFrame((*frame)[:0], ev, after, tagged); len(*frame) == 0 {
 			continue
 		}
-		if err := s.send(*frame); err != nil {
-			return writeError{err}
+		if err := s.Send(*frame); err != nil {
+			return WriteError{Err: err}
 		}
 	}
-	if err := s.flush(); err != nil {
-		return writeError{err}
+	if err := s.Flush(); err != nil {
+		return WriteError{Err: err}
 	}
 	return nil
 }
 
-// writeError is a failed write to the client, told apart from the log's
+// WriteError is a failed write to the client, told apart from the log's
 // errors, which may wrap network errors and deadlines of their own.
-type writeError struct{ err error }
+type WriteError struct{ Err error }
 
-func (e writeError) Error() string { return "write to client: " + e.err.Error() }
-func (e writeError) Unwrap() error { return e.err }
+func (e WriteError) Error() string { return "write to client: " + e.Err.Error() }
+func (e WriteError) Unwrap() error { return e.Err }
 
-// failureEnding says how a stream whose catch-up (or resume) failed ends: a
-// failed write as writeEnding says; the client's context ending means it went or
+// FailureEnding says how a stream whose catch-up (or resume) failed ends: a
+// failed write as writeEnding says; the client's context Ending means it went or
 // its token expired; anything else (history gone, the log unavailable, an
 // unexpected error) ends it cleanly, and it resumes with its last id.
-func failureEnding(err error) ending {
-	var write writeError
+func FailureEnding(err error) Ending {
+	var write WriteError
 	switch {
 	case errors.As(err, &write):
-		return writeEnding(write.err)
+		return WriteEnding(write.Err)
 	case errors.Is(err, context.Canceled):
-		return ending{reason: hub.ReasonClient}
+		return Ending{Reason: hub.ReasonClient}
 	case errors.Is(err, context.DeadlineExceeded): // Pump's context ends when the token expires
-		return ending{reason: hub.ReasonAuth}
+		return Ending{Reason: hub.ReasonAuth}
 	case errors.Is(err, errBehind), errors.Is(err, eventlog.ErrBehind), errors.Is(err, eventlog.ErrUnavailable):
-		return ending{reason: hub.ReasonSlow}
+		return Ending{Reason: hub.ReasonSlow}
 	default:
 		logx.Errorw("stream failed", logx.Field("error", err.Error()))
-		return ending{reason: hub.ReasonSlow}
+		return Ending{Reason: hub.ReasonSlow}
 	}
 }

@@ -1,4 +1,4 @@
-package stream
+package writer
 
 import (
 	"context"
@@ -34,10 +34,10 @@ func TestAppendFrameTagsEventsForClientsThatAsked(t *testing.T) {
 	ping := &event.Event{Wire: []byte(": ping\n\n")}
 	after := newEvent(t, "5-1", "news").ID
 
-	require.Equal(t, "id: 5-2\nevent: update\ndata: orders/eu\ndata: x\n\n", string(appendFrame(nil, ev, after, true)))
-	require.Equal(t, string(ev.Wire), string(appendFrame(nil, ev, after, false)))
-	require.Equal(t, ": ping\n\n", string(appendFrame(nil, ping, after, true)))
-	require.Empty(t, appendFrame(nil, ev, ev.ID, true), "the client has it already")
+	require.Equal(t, "id: 5-2\nevent: update\ndata: orders/eu\ndata: x\n\n", string(AppendFrame(nil, ev, after, true)))
+	require.Equal(t, string(ev.Wire), string(AppendFrame(nil, ev, after, false)))
+	require.Equal(t, ": ping\n\n", string(AppendFrame(nil, ping, after, true)))
+	require.Empty(t, AppendFrame(nil, ev, ev.ID, true), "the client has it already")
 }
 
 // TestFailureEnding: a catch-up that fails ends the stream on the wire unless
@@ -50,18 +50,18 @@ func TestFailureEnding(t *testing.T) {
 	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
 	for _, c := range []struct {
 		err  error
-		want ending
+		want Ending
 	}{
-		{writeError{timeout}, stalled},
-		{writeError{pipe}, ending{reason: hub.ReasonClient}},
-		{fmt.Errorf("%w: replay: %w", eventlog.ErrUnavailable, timeout), ending{reason: hub.ReasonSlow}},
-		{fmt.Errorf("%w: replay: %w", eventlog.ErrUnavailable, pipe), ending{reason: hub.ReasonSlow}},
-		{fmt.Errorf("waiting for a slot: %w", context.Canceled), ending{reason: hub.ReasonClient}},
-		{fmt.Errorf("waiting for a slot: %w", context.DeadlineExceeded), ending{reason: hub.ReasonAuth}},
-		{errBehind, ending{reason: hub.ReasonSlow}},
-		{fmt.Errorf("page: %w", eventlog.ErrBehind), ending{reason: hub.ReasonSlow}},
-		{errors.New("unexpected reply"), ending{reason: hub.ReasonSlow}},
+		{WriteError{Err: timeout}, Stalled},
+		{WriteError{Err: pipe}, Ending{Reason: hub.ReasonClient}},
+		{fmt.Errorf("%w: replay: %w", eventlog.ErrUnavailable, timeout), Ending{Reason: hub.ReasonSlow}},
+		{fmt.Errorf("%w: replay: %w", eventlog.ErrUnavailable, pipe), Ending{Reason: hub.ReasonSlow}},
+		{fmt.Errorf("waiting for a slot: %w", context.Canceled), Ending{Reason: hub.ReasonClient}},
+		{fmt.Errorf("waiting for a slot: %w", context.DeadlineExceeded), Ending{Reason: hub.ReasonAuth}},
+		{errBehind, Ending{Reason: hub.ReasonSlow}},
+		{fmt.Errorf("page: %w", eventlog.ErrBehind), Ending{Reason: hub.ReasonSlow}},
+		{errors.New("unexpected reply"), Ending{Reason: hub.ReasonSlow}},
 	} {
-		require.Equal(t, c.want, failureEnding(c.err), "%v", c.err)
+		require.Equal(t, c.want, FailureEnding(c.err), "%v", c.err)
 	}
 }

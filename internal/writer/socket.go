@@ -1,4 +1,4 @@
-package stream
+package writer
 
 import (
 	"context"
@@ -30,23 +30,23 @@ func ConnContext(sendBuffer int) func(context.Context, net.Conn) context.Context
 	}
 }
 
-// connOf returns the connection ConnContext kept, or nil.
-func connOf(ctx context.Context) net.Conn {
+// ConnOf returns the connection ConnContext kept, or nil.
+func ConnOf(ctx context.Context) net.Conn {
 	c, _ := ctx.Value(connKey{}).(net.Conn)
 	return c
 }
 
-// abort closes c with a reset instead of a FIN: the kernel drops what is
+// Abort closes c with a reset instead of a FIN: the kernel drops what is
 // still queued for a client that is not reading at once, instead of holding
 // it until the peer reads or the connection times out.
-func abort(c net.Conn) {
-	abortive(c, true)
+func Abort(c net.Conn) {
+	Abortive(c, true)
 	_ = c.Close()
 }
 
-// abortive makes whatever closes c next, ssehub or net/http, reset the
+// Abortive makes whatever closes c next, ssehub or net/http, reset the
 // connection (on) or end it with a FIN after what is queued (off).
-func abortive(c net.Conn, on bool) {
+func Abortive(c net.Conn, on bool) {
 	if tcp, ok := c.(*net.TCPConn); ok {
 		if on {
 			_ = tcp.SetLinger(0)
