@@ -1,6 +1,7 @@
 // Package eventlog keeps the ordered history of events that resume replays from.
-// The memory log is the single-process default; the Redis log shares it across
-// instances. Both hand live events to the hub in id order.
+// The memory log is the single-process default; the Redis log (package
+// redislog) shares it across instances. Both hand live events to the hub in
+// id order.
 package eventlog
 
 import (

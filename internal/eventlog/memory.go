@@ -109,24 +109,7 @@ func (l *Memory) Issued(id eventid.ID) bool {
 // with the lock released, so a slow client never holds up publishers.
 func (l *Memory) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool,
 	start func(Position) error, page func([]*event.Event) error) error {
-	buf := make([]*event.Event, 0, PageSize)
-	// Placing the id and copying the first page under one lock leaves no
-	// window for eviction between the two.
-	l.mu.Lock()
-	l.expireLocked(l.now())
-	pos, cursor := Known, after
-	switch {
-	case l.last.Less(after):
-		pos = Unknown
-	case after.Less(l.horizon):
-		pos, cursor = Gone, l.horizon
-	}
-	var done bool
-	if pos != Unknown {
-		buf, cursor, done = l.pageLocked(cursor, upto, match, buf)
-	}
-	l.mu.Unlock()
-
+	pos, r := l.place(after, upto, match)
 	if err := start(pos); err != nil {
 		return err
 	}
@@ -134,29 +117,65 @@ func (l *Memory) Replay(ctx context.Context, after, upto eventid.ID, match func(
 		return nil
 	}
 	for {
-		if len(buf) > 0 {
-			if err := page(buf); err != nil {
+		if len(r.buf) > 0 {
+			if err := page(r.buf); err != nil {
 				return err
 			}
 		}
-		if done {
+		if r.done {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		clear(buf)
-		l.mu.Lock()
-		l.expireLocked(l.now())
-		// Ids are contiguous here: an evicted event after cursor is one
-		// the client wanted.
-		if cursor.Less(l.horizon) {
-			l.mu.Unlock()
-			return ErrBehind
+		if err := l.next(r); err != nil {
+			return err
 		}
-		buf, cursor, done = l.pageLocked(cursor, upto, match, buf[:0])
-		l.mu.Unlock()
 	}
+}
+
+// memoryReplay is where one replay stands: the page to hand out, the last
+// id looked at, and whether nothing wanted is left.
+type memoryReplay struct {
+	upto   eventid.ID
+	match  func(string) bool
+	buf    []*event.Event
+	cursor eventid.ID
+	done   bool
+}
+
+// place finds where after stands and, unless it is Unknown, copies the
+// first page. Doing both under one lock leaves no window for eviction
+// between the two.
+func (l *Memory) place(after, upto eventid.ID, match func(string) bool) (Position, *memoryReplay) {
+	r := &memoryReplay{upto: upto, match: match, buf: make([]*event.Event, 0, PageSize), cursor: after}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expireLocked(l.now())
+	pos := Known
+	switch {
+	case l.last.Less(after):
+		return Unknown, r
+	case after.Less(l.horizon):
+		pos, r.cursor = Gone, l.horizon
+	}
+	r.buf, r.cursor, r.done = l.pageLocked(r.cursor, r.upto, r.match, r.buf)
+	return pos, r
+}
+
+// next copies the page after r's cursor into r's buffer.
+func (l *Memory) next(r *memoryReplay) error {
+	clear(r.buf)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expireLocked(l.now())
+	// Ids are contiguous here: an evicted event after cursor is one the
+	// client wanted.
+	if r.cursor.Less(l.horizon) {
+		return ErrBehind
+	}
+	r.buf, r.cursor, r.done = l.pageLocked(r.cursor, r.upto, r.match, r.buf[:0])
+	return nil
 }
 
 // pageLocked appends to buf the matching events among the next PageSize

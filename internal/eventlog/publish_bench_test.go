@@ -1,4 +1,4 @@
-package eventlog
+package eventlog_test
 
 import (
 	"context"
@@ -10,23 +10,30 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"ssehub/internal/event"
+	"ssehub/internal/eventlog"
+	"ssehub/internal/eventlog/redislog"
 	"ssehub/internal/redistest"
 )
 
-// benchLogs builds each log with the default Replay bounds; the Redis log
-// talks to a real local redis-server, as an instance would.
-var benchLogs = map[string]func(b *testing.B) Log{
-	"memory": func(b *testing.B) Log { return NewMemory(10000, 5*time.Minute) },
-	"redis": func(b *testing.B) Log {
+// benchLogs builds each log with the default Replay bounds, side by side so
+// one run compares them, and returns what ends its Run at once; the Redis
+// log talks to a real local redis-server, as an instance would.
+var benchLogs = map[string]func(b *testing.B) (eventlog.Log, func()){
+	"memory": func(b *testing.B) (eventlog.Log, func()) {
+		return eventlog.NewMemory(10000, 5*time.Minute), func() {}
+	},
+	"redis": func(b *testing.B) (eventlog.Log, func()) {
 		srv := redistest.Start(b)
 		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
 		b.Cleanup(func() { _ = rdb.Close() })
-		return NewRedis(rdb, RedisOptions{Prefix: "bench", Size: 10000, MaxAge: 5 * time.Minute})
+		l := redislog.New(rdb, redislog.Options{Prefix: "bench", Size: 10000, MaxAge: 5 * time.Minute})
+		// A blocked XREAD ends when its connection closes, not on ctx.
+		return l, func() { _ = rdb.Close() }
 	},
 }
 
 // runLog starts l's delivery into ch and stops it at cleanup.
-func runLog(b *testing.B, l Log, ch chan<- *event.Event) {
+func runLog(b *testing.B, l eventlog.Log, unblock func(), ch chan<- *event.Event) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -35,9 +42,7 @@ func runLog(b *testing.B, l Log, ch chan<- *event.Event) {
 	}()
 	b.Cleanup(func() {
 		cancel()
-		if r, ok := l.(*Redis); ok {
-			_ = r.rdb.Close()
-		}
+		unblock()
 		<-done
 	})
 }
@@ -47,9 +52,9 @@ func runLog(b *testing.B, l Log, ch chan<- *event.Event) {
 func BenchmarkPublishToDelivery(b *testing.B) {
 	for _, name := range []string{"memory", "redis"} {
 		b.Run(name, func(b *testing.B) {
-			l := benchLogs[name](b)
+			l, unblock := benchLogs[name](b)
 			ch := make(chan *event.Event, 1)
-			runLog(b, l, ch)
+			runLog(b, l, unblock, ch)
 			m := event.Message{Topic: "bench", Type: "m", Data: []byte(`{"n":1}`)}
 			lat := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
@@ -77,9 +82,9 @@ func BenchmarkPublishThroughput(b *testing.B) {
 	const publishers = 8
 	for _, name := range []string{"memory", "redis"} {
 		b.Run(name, func(b *testing.B) {
-			l := benchLogs[name](b)
+			l, unblock := benchLogs[name](b)
 			ch := make(chan *event.Event, 1024)
-			runLog(b, l, ch)
+			runLog(b, l, unblock, ch)
 			m := event.Message{Topic: "bench", Type: "m", Data: []byte(`{"n":1}`)}
 			b.ResetTimer()
 			start := time.Now()

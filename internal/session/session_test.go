@@ -14,6 +14,7 @@ import (
 
 	"ssehub/internal/event"
 	"ssehub/internal/eventlog"
+	"ssehub/internal/eventlog/redislog"
 	"ssehub/internal/hub"
 	"ssehub/internal/metrics"
 	"ssehub/internal/redistest"
@@ -72,8 +73,8 @@ func appendThenDown(t *testing.T, ctx context.Context, n int) (eventlog.Log, []*
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	log := eventlog.NewRedis(rdb, eventlog.RedisOptions{Prefix: "t", Size: 100})
-	other := eventlog.NewRedis(rdb, eventlog.RedisOptions{Prefix: "t", Size: 100})
+	log := redislog.New(rdb, redislog.Options{Prefix: "t", Size: 100})
+	other := redislog.New(rdb, redislog.Options{Prefix: "t", Size: 100})
 	var evs []*event.Event
 	for i := range n {
 		m := event.Message{Topic: "a", Type: "m", Data: []byte(fmt.Sprint(i))}

@@ -14,6 +14,7 @@ import (
 	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
+	"ssehub/internal/eventlog/redislog"
 	"ssehub/internal/hub"
 	"ssehub/internal/metrics"
 	"ssehub/internal/pool"
@@ -73,7 +74,7 @@ func NewServiceContext(c config.Config) *ServiceContext {
 	}
 	if c.Redis.Enabled() {
 		s.Redis = newRedisClient(c.Redis)
-		s.Log = eventlog.NewRedis(s.Redis, eventlog.RedisOptions{
+		s.Log = redislog.New(s.Redis, redislog.Options{
 			Prefix: c.Redis.KeyPrefix,
 			Size:   c.Sse.Replay.Size,
 			MaxAge: c.Sse.Replay.MaxAge,

@@ -18,7 +18,7 @@ import (
 
 	"ssehub/internal/event"
 	"ssehub/internal/eventid"
-	"ssehub/internal/eventlog"
+	"ssehub/internal/eventlog/redislog"
 	"ssehub/internal/redistest"
 	"ssehub/internal/sse"
 )
@@ -47,7 +47,7 @@ func fillHistory(t *testing.T, addr string, n, size int) []eventid.ID {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer rdb.Close()
-	l := eventlog.NewRedis(rdb, eventlog.RedisOptions{Prefix: "scale", Size: 10 * n, MaxAge: time.Hour})
+	l := redislog.New(rdb, redislog.Options{Prefix: "scale", Size: 10 * n, MaxAge: time.Hour})
 	data := []byte(strings.Repeat("x", size))
 	const publishers = 8
 	ids := make([]eventid.ID, n)

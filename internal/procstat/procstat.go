@@ -1,4 +1,6 @@
-package main
+// Package procstat reads a process's resident memory and CPU time from
+// /proc, and finds the process listening on a TCP port.
+package procstat
 
 import (
 	"bufio"
@@ -15,19 +17,20 @@ import (
 // clockTick is Linux's USER_HZ, the unit of utime and stime in /proc/<pid>/stat.
 const clockTick = 100
 
-// procSample is a server's resident memory and CPU time at one moment.
-type procSample struct {
+// Sample is a process's resident memory and CPU time at one moment.
+type Sample struct {
 	RSSKiB int64
 	CPU    time.Duration
 	At     time.Time
 }
 
-func sampleProc(pid int) (procSample, error) {
+// Read samples process pid.
+func Read(pid int) (Sample, error) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return procSample{}, err
+		return Sample{}, err
 	}
-	s := procSample{At: time.Now()}
+	s := Sample{At: time.Now()}
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
@@ -36,13 +39,13 @@ func sampleProc(pid int) (procSample, error) {
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return procSample{}, err
+		return Sample{}, err
 	}
 	// Fields after the command name, which may hold spaces: utime and stime
 	// are fields 14 and 15 of the whole line, 12 and 13 after ")".
 	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 	if len(fields) < 13 {
-		return procSample{}, errors.New("short /proc stat line")
+		return Sample{}, errors.New("short /proc stat line")
 	}
 	ut, _ := strconv.ParseInt(fields[11], 10, 64)
 	st, _ := strconv.ParseInt(fields[12], 10, 64)
@@ -50,9 +53,9 @@ func sampleProc(pid int) (procSample, error) {
 	return s, nil
 }
 
-// findListener returns the pid of the process listening on TCP port, by
+// FindListener returns the pid of the process listening on TCP port, by
 // matching the socket inode in /proc/net/tcp{,6} with /proc/*/fd links.
-func findListener(port int) (int, error) {
+func FindListener(port int) (int, error) {
 	inodes := map[string]bool{}
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		data, err := os.ReadFile(f)

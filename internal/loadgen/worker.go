@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bufio"
@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"ssehub/internal/benchreport"
+	"ssehub/internal/loadconns"
 )
 
 // worker is one process's share of the connections: this process's own
@@ -17,29 +20,31 @@ import (
 type worker interface {
 	open() error
 	drain(upto uint64) error
-	finish(published uint64) (Result, error)
+	finish(published uint64) (benchreport.Result, error)
 }
 
 type localWorker struct {
-	l     *loader
+	l     *loadconns.Loader
 	grace time.Duration
 }
 
-func (w *localWorker) open() error { w.l.open(); return nil }
+func (w *localWorker) open() error { w.l.Open(); return nil }
 
-func (w *localWorker) drain(upto uint64) error { w.l.drain(upto, w.grace); return nil }
+func (w *localWorker) drain(upto uint64) error { w.l.Drain(upto, w.grace); return nil }
 
-func (w *localWorker) finish(published uint64) (Result, error) { return w.l.close(published), nil }
+func (w *localWorker) finish(published uint64) (benchreport.Result, error) {
+	return w.l.Close(published), nil
+}
 
-// childWorker re-executes this binary with -child; each step is one line
-// to its stdin and one line back.
+// childWorker re-executes this binary with -child, which its main hands to
+// RunChild; each step is one line to its stdin and one line back.
 type childWorker struct {
 	cmd *exec.Cmd
 	in  io.WriteCloser
 	out *bufio.Reader
 }
 
-func startChild(cfg loaderConfig, grace time.Duration) (*childWorker, error) {
+func startChild(cfg loadconns.Config, grace time.Duration) (*childWorker, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own binary: %w", err)
@@ -89,28 +94,29 @@ func (w *childWorker) drain(upto uint64) error {
 	return err
 }
 
-func (w *childWorker) finish(published uint64) (Result, error) {
+func (w *childWorker) finish(published uint64) (benchreport.Result, error) {
 	defer func() { _ = w.cmd.Wait() }()
 	if _, err := fmt.Fprintf(w.in, "close %d\n", published); err != nil {
-		return Result{}, err
+		return benchreport.Result{}, err
 	}
 	rest, err := w.expect("result ")
 	if err != nil {
-		return Result{}, err
+		return benchreport.Result{}, err
 	}
-	var r Result
+	var r benchreport.Result
 	return r, json.Unmarshal([]byte(rest), &r)
 }
 
-// runChild is the -child side of childWorker.
-func runChild(spec string, grace time.Duration) error {
-	var cfg loaderConfig
+// RunChild is the -child side of childWorker: spec is its share of the
+// connections, and grace bounds each drain.
+func RunChild(spec string, grace time.Duration) error {
+	var cfg loadconns.Config
 	if err := json.Unmarshal([]byte(spec), &cfg); err != nil {
 		return fmt.Errorf("child spec: %w", err)
 	}
 	raiseFileLimit()
-	l := newLoader(cfg)
-	l.open()
+	l := loadconns.New(cfg)
+	l.Open()
 	fmt.Println("ready")
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -121,10 +127,10 @@ func runChild(spec string, grace time.Duration) error {
 		}
 		switch verb {
 		case "drain":
-			l.drain(n, grace)
+			l.Drain(n, grace)
 			fmt.Println("drained")
 		case "close":
-			res, err := json.Marshal(l.close(n))
+			res, err := json.Marshal(l.Close(n))
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,7 @@
-package eventlog
+// Package redislog is the event log of scaled-out instances: one Redis
+// Stream that every instance appends to and reads back, with the detection
+// of events Redis lost (loss.go). It implements eventlog.Log.
+package redislog
 
 import (
 	"context"
@@ -12,10 +15,11 @@ import (
 
 	"ssehub/internal/event"
 	"ssehub/internal/eventid"
+	"ssehub/internal/eventlog"
 	"ssehub/internal/sse"
 )
 
-var _ Log = (*Redis)(nil)
+var _ eventlog.Log = (*Log)(nil)
 
 const (
 	// noAgeKeyTTL keeps idempotency keys when Replay.MaxAge is 0 (no age
@@ -68,8 +72,8 @@ end
 return {id, 0}
 `)
 
-// RedisOptions configure a Redis log.
-type RedisOptions struct {
+// Options configure a Redis log.
+type Options struct {
 	// Prefix namespaces the keys: <Prefix>:events is the stream.
 	Prefix string
 	Size   int
@@ -88,12 +92,12 @@ type RedisOptions struct {
 	OnLost func()
 }
 
-// Redis is the shared log of scaled-out instances: one Redis Stream that
+// Log is the shared log of scaled-out instances: one Redis Stream that
 // every instance appends to and reads back, so ids are the stream's ids and
 // the same on every instance.
-type Redis struct {
+type Log struct {
 	rdb    redis.UniversalClient
-	opts   RedisOptions
+	opts   Options
 	stream string
 	epoch  string
 	// lostKey holds lostBelow for every instance (see lostBelow).
@@ -124,12 +128,12 @@ type Redis struct {
 	reported bool       // OnUp was called once; guarded by upMu
 }
 
-// NewRedis returns a log on rdb; the caller owns rdb and closes it.
-func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
+// New returns a log on rdb; the caller owns rdb and closes it.
+func New(rdb redis.UniversalClient, opts Options) *Log {
 	if opts.Replays <= 0 {
 		opts.Replays = 2 * runtime.GOMAXPROCS(0)
 	}
-	return &Redis{
+	return &Log{
 		replays: make(chan struct{}, opts.Replays),
 		rdb:     rdb,
 		opts:    opts,
@@ -141,12 +145,12 @@ func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
 }
 
 // Up reports whether the reader reached Redis on its last try.
-func (l *Redis) Up() bool {
+func (l *Log) Up() bool {
 	return l.up.Load()
 }
 
 // Append adds m to the stream; the reader of every instance delivers it.
-func (l *Redis) Append(ctx context.Context, m event.Message) (eventid.ID, bool, error) {
+func (l *Log) Append(ctx context.Context, m event.Message) (eventid.ID, bool, error) {
 	// Reject what the reader could not encode before it reaches the stream.
 	if err := sse.CheckField(m.Type); err != nil {
 		return eventid.ID{}, false, err
@@ -165,7 +169,7 @@ func (l *Redis) Append(ctx context.Context, m event.Message) (eventid.ID, bool, 
 		m.Topic, m.Type, m.Data, m.Key, l.opts.Size, l.opts.MaxAge.Milliseconds(), keyTTL.Milliseconds(),
 		above.String(), above.Ms, mark).Slice()
 	if err != nil {
-		return eventid.ID{}, false, fmt.Errorf("%w: append to %s: %w", ErrUnavailable, l.stream, err)
+		return eventid.ID{}, false, fmt.Errorf("%w: append to %s: %w", eventlog.ErrUnavailable, l.stream, err)
 	}
 	if len(res) != 2 {
 		return eventid.ID{}, false, fmt.Errorf("append to %s: unexpected reply %v", l.stream, res)
@@ -187,12 +191,12 @@ const issuedSkew = time.Second
 // Issued reports whether id is at or below the high-water mark, or not
 // later than the clock: another instance may have issued it before this
 // one's reader delivered it.
-func (l *Redis) Issued(id eventid.ID) bool {
+func (l *Log) Issued(id eventid.ID) bool {
 	return !l.highWater().Less(id) || id.Ms <= uint64(time.Now().Add(issuedSkew).UnixMilli())
 }
 
 // raise lifts the high-water mark to id.
-func (l *Redis) raise(id eventid.ID) {
+func (l *Log) raise(id eventid.ID) {
 	l.hwmMu.Lock()
 	if l.hwm.Less(id) {
 		l.hwm = id
@@ -200,7 +204,7 @@ func (l *Redis) raise(id eventid.ID) {
 	l.hwmMu.Unlock()
 }
 
-func (l *Redis) highWater() eventid.ID {
+func (l *Log) highWater() eventid.ID {
 	l.hwmMu.Lock()
 	defer l.hwmMu.Unlock()
 	return l.hwm
@@ -209,7 +213,7 @@ func (l *Redis) highWater() eventid.ID {
 // keyName is where an idempotency key's event id is kept, scoped to its
 // topic. Topics may hold ':', so the topic's length makes the name
 // unambiguous: topic "a:b" with key "c" is not topic "a" with key "b:c".
-func (l *Redis) keyName(topic, key string) string {
+func (l *Log) keyName(topic, key string) string {
 	return fmt.Sprintf("%s:key:%d:%s:%s", l.opts.Prefix, len(topic), topic, key)
 }
 
@@ -218,8 +222,8 @@ func (l *Redis) keyName(topic, key string) string {
 // start: entries up to it never come live on this instance. A client id
 // later than upto but within the stream was issued by another instance; it
 // is Known, and the stream writer skips live events up to it.
-func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool,
-	start func(Position) error, page func([]*event.Event) error) error {
+func (l *Log) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool,
+	start func(eventlog.Position) error, page func([]*event.Event) error) error {
 	if upto.Less(l.start) {
 		upto = l.start
 	}
@@ -231,8 +235,8 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 	// A client whose id was lost gets what the stream holds after it.
 	from, guard := after.Next(), true
 	switch {
-	case pl.pos == Unknown:
-		return start(Unknown)
+	case pl.pos == eventlog.Unknown:
+		return start(eventlog.Unknown)
 	case pl.info == nil || pl.info.length == 0:
 		// Nothing was retained: whatever the stream holds now is newer.
 		guard = false
@@ -242,7 +246,7 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 	if err := start(pl.pos); err != nil {
 		return err
 	}
-	if pl.pos == Gone && from.Less(pl.lost) {
+	if pl.pos == eventlog.Gone && from.Less(pl.lost) {
 		// Below the mark there may be several holes (one per loss); what
 		// follows the reset must be whole, so it starts at the mark.
 		from = pl.lost
@@ -253,9 +257,9 @@ func (l *Redis) Replay(ctx context.Context, after, upto eventid.ID, match func(s
 // replayRange pages the matching entries in [from, upto]. guard says every
 // retained entry from `from` on is wanted, so a first retained entry past it
 // means trimming took some.
-func (l *Redis) replayRange(ctx context.Context, from, upto eventid.ID, guard bool, mark string,
+func (l *Log) replayRange(ctx context.Context, from, upto eventid.ID, guard bool, mark string,
 	match func(string) bool, page func([]*event.Event) error) error {
-	events := make([]*event.Event, 0, PageSize)
+	events := make([]*event.Event, 0, eventlog.PageSize)
 	for !upto.Less(from) {
 		msgs, err := l.replayPage(ctx, from, upto, mark, guard)
 		if err != nil {
@@ -278,7 +282,7 @@ func (l *Redis) replayRange(ctx context.Context, from, upto eventid.ID, guard bo
 				return err
 			}
 		}
-		if len(msgs) < PageSize {
+		if len(msgs) < eventlog.PageSize {
 			return nil
 		}
 		guard = true
@@ -287,9 +291,9 @@ func (l *Redis) replayRange(ctx context.Context, from, upto eventid.ID, guard bo
 }
 
 // place takes a replay slot to find where after stands.
-func (l *Redis) place(ctx context.Context, after eventid.ID) (placement, error) {
+func (l *Log) place(ctx context.Context, after eventid.ID) (placement, error) {
 	if err := l.acquire(ctx); err != nil {
-		return placement{pos: Unknown}, err
+		return placement{pos: eventlog.Unknown}, err
 	}
 	defer l.release()
 	return l.position(ctx, after)
@@ -299,7 +303,7 @@ func (l *Redis) place(ctx context.Context, after eventid.ID) (placement, error) 
 // so a replay that Redis lost or trimmed entries under ends with ErrBehind
 // instead of reading on past the hole; mark is the lost mark the replay was
 // placed with, guard as in replayRange.
-func (l *Redis) replayPage(ctx context.Context, from, upto eventid.ID, mark string, guard bool) ([]redis.XMessage, error) {
+func (l *Log) replayPage(ctx context.Context, from, upto eventid.ID, mark string, guard bool) ([]redis.XMessage, error) {
 	if err := l.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -309,12 +313,12 @@ func (l *Redis) replayPage(ctx context.Context, from, upto eventid.ID, mark stri
 		g = "1"
 	}
 	res, err := pageScript.Run(ctx, l.rdb, []string{l.stream, l.lostKey},
-		from.String(), upto.String(), PageSize, idArg(l.highWater()), mark, g).Slice()
+		from.String(), upto.String(), eventlog.PageSize, idArg(l.highWater()), mark, g).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("%w: replay %s from %s: %w", ErrUnavailable, l.stream, from, err)
+		return nil, fmt.Errorf("%w: replay %s from %s: %w", eventlog.ErrUnavailable, l.stream, from, err)
 	}
 	if whole, _ := res[0].(int64); whole == 0 || len(res) != 2 {
-		return nil, ErrBehind
+		return nil, eventlog.ErrBehind
 	}
 	entries, _ := res[1].([]any)
 	msgs := make([]redis.XMessage, 0, len(entries))
@@ -336,7 +340,7 @@ func (l *Redis) replayPage(ctx context.Context, from, upto eventid.ID, mark stri
 }
 
 // acquire waits for a replay slot or for ctx to end.
-func (l *Redis) acquire(ctx context.Context) error {
+func (l *Log) acquire(ctx context.Context) error {
 	select {
 	case l.replays <- struct{}{}:
 		return nil
@@ -345,7 +349,7 @@ func (l *Redis) acquire(ctx context.Context) error {
 	}
 }
 
-func (l *Redis) release() {
+func (l *Log) release() {
 	<-l.replays
 }
 
@@ -374,7 +378,7 @@ func field(values map[string]any, name string) string {
 }
 
 // setUp records reachability and tells OnUp about changes only.
-func (l *Redis) setUp(up bool) {
+func (l *Log) setUp(up bool) {
 	l.upMu.Lock()
 	defer l.upMu.Unlock()
 	if l.reported && l.up.Load() == up {

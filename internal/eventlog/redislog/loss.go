@@ -1,4 +1,4 @@
-package eventlog
+package redislog
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"ssehub/internal/eventid"
+	"ssehub/internal/eventlog"
 )
 
 // Loss detection. Redis can lose entries that clients already hold: a
@@ -150,7 +151,7 @@ func idArg(id eventid.ID) string {
 
 // lostMark returns the highest lost id known here or in Redis (text from
 // the mark's key, empty when unset).
-func (l *Redis) lostMark(text string) eventid.ID {
+func (l *Log) lostMark(text string) eventid.ID {
 	l.hwmMu.Lock()
 	defer l.hwmMu.Unlock()
 	if id, err := eventid.Parse(text); err == nil && l.lostBelow.Less(id) {
@@ -168,7 +169,7 @@ type streamInfo struct {
 
 // placement is where a replay's id stands.
 type placement struct {
-	pos  Position
+	pos  eventlog.Position
 	info *streamInfo // nil when there is no stream
 	lost eventid.ID  // the lost mark
 	mark string      // the lost mark as Redis holds it ("" when unset)
@@ -182,29 +183,29 @@ type placement struct {
 // Trimming does not record the newest trimmed id, so an id older than the
 // first retained entry is Gone even when it is the newest trimmed one: that
 // client gets a reset it did not strictly need, never a gap.
-func (l *Redis) position(ctx context.Context, after eventid.ID) (placement, error) {
+func (l *Log) position(ctx context.Context, after eventid.ID) (placement, error) {
 	info, held, lostText, err := l.inspect(ctx, after)
 	if err != nil {
-		return placement{pos: Unknown}, err
+		return placement{pos: eventlog.Unknown}, err
 	}
-	pl := placement{pos: Known, info: info, lost: l.lostMark(lostText), mark: lostText}
+	pl := placement{pos: eventlog.Known, info: info, lost: l.lostMark(lostText), mark: lostText}
 	if info != nil {
 		l.raise(info.last)
 	}
 	switch {
 	case l.highWater().Less(after):
-		pl.pos = Unknown
+		pl.pos = eventlog.Unknown
 	case info == nil, info.last.Less(after), info.length == 0, after.Less(info.first), !held, after.Less(pl.lost):
-		pl.pos = Gone
+		pl.pos = eventlog.Gone
 	}
 	return pl, nil
 }
 
 // inspect runs placeScript with this process's high-water mark.
-func (l *Redis) inspect(ctx context.Context, after eventid.ID) (*streamInfo, bool, string, error) {
+func (l *Log) inspect(ctx context.Context, after eventid.ID) (*streamInfo, bool, string, error) {
 	res, err := placeScript.Run(ctx, l.rdb, []string{l.stream, l.lostKey}, after.String(), idArg(l.highWater())).Slice()
 	if err != nil {
-		return nil, false, "", fmt.Errorf("%w: inspect %s at %s: %w", ErrUnavailable, l.stream, after, err)
+		return nil, false, "", fmt.Errorf("%w: inspect %s at %s: %w", eventlog.ErrUnavailable, l.stream, after, err)
 	}
 	if len(res) != 6 {
 		return nil, false, "", fmt.Errorf("inspect %s: unexpected reply %v", l.stream, res)

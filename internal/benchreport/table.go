@@ -1,4 +1,4 @@
-package main
+package benchreport
 
 import (
 	"encoding/json"
@@ -7,8 +7,8 @@ import (
 	"os"
 )
 
-// printTable writes the reports in the JSON array at path as a Markdown table.
-func printTable(w io.Writer, path string) error {
+// PrintTable writes the reports in the JSON array at path as a Markdown table.
+func PrintTable(w io.Writer, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package eventlog
+package redislog
 
 import (
 	"context"
@@ -10,18 +10,20 @@ import (
 
 	"ssehub/internal/event"
 	"ssehub/internal/eventid"
+	"ssehub/internal/eventlog"
+	"ssehub/internal/eventlog/logtest"
 	"ssehub/internal/redistest"
 )
 
 func TestRedisInstancesShareIDs(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	a := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
-	b := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	a := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
+	b := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
 	running(t, a)
 	gotB := running(t, b)
-	ids := appendTo(t, a, "x", 3)
-	require.Eventually(t, func() bool { return len(gotB()) == 3 }, waitFor, time.Millisecond)
+	ids := logtest.AppendTo(t, a, "x", 3)
+	require.Eventually(t, func() bool { return len(gotB()) == 3 }, logtest.WaitFor, time.Millisecond)
 	for i, ev := range gotB() {
 		require.Equal(t, ids[i], ev.ID)
 	}
@@ -30,14 +32,14 @@ func TestRedisInstancesShareIDs(t *testing.T) {
 func TestRedisKeyPrefixSeparatesLogs(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	a := newTestRedis(t, srv, RedisOptions{Prefix: "one", Size: 100})
-	b := newTestRedis(t, srv, RedisOptions{Prefix: "two", Size: 100})
+	a := newTestRedis(t, srv, Options{Prefix: "one", Size: 100})
+	b := newTestRedis(t, srv, Options{Prefix: "two", Size: 100})
 	running(t, a)
 	running(t, b)
-	ids := appendTo(t, a, "x", 2)
-	evs, pos, err := replayAll(t, b, eventid.ID{}, ids[1], all)
+	ids := logtest.AppendTo(t, a, "x", 2)
+	evs, pos, err := logtest.ReplayAll(t, b, eventid.ID{}, ids[1], logtest.All)
 	require.NoError(t, err)
-	require.Equal(t, Gone, pos)
+	require.Equal(t, eventlog.Gone, pos)
 	require.Empty(t, evs)
 }
 
@@ -45,12 +47,12 @@ func TestRedisKeyPrefixSeparatesLogs(t *testing.T) {
 // an id another instance already delivered is placed, not reset.
 func TestRedisReplayAcceptsIDIssuedElsewhere(t *testing.T) {
 	t.Parallel()
-	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 100})
+	l := newTestRedis(t, redistest.Start(t), Options{Prefix: "t", Size: 100})
 	running(t, l)
-	ids := appendTo(t, l, "a", 5)
-	evs, pos, err := replayAll(t, l, ids[4], ids[1], all)
+	ids := logtest.AppendTo(t, l, "a", 5)
+	evs, pos, err := logtest.ReplayAll(t, l, ids[4], ids[1], logtest.All)
 	require.NoError(t, err)
-	require.Equal(t, Known, pos)
+	require.Equal(t, eventlog.Known, pos)
 	require.Empty(t, evs)
 }
 
@@ -59,40 +61,40 @@ func TestRedisReplayAcceptsIDIssuedElsewhere(t *testing.T) {
 func TestRedisReplayCoversEntriesBeforeReaderStart(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	writer := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	writer := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
 	running(t, writer)
-	ids := appendTo(t, writer, "a", 3)
+	ids := logtest.AppendTo(t, writer, "a", 3)
 	// A log starts a millisecond before it is made: wait until that is
 	// past the entries, or the newest could come live instead.
-	require.Eventually(t, func() bool { return ids[2].Ms < uint64(time.Now().UnixMilli()-1) }, waitFor, time.Millisecond)
+	require.Eventually(t, func() bool { return ids[2].Ms < uint64(time.Now().UnixMilli()-1) }, logtest.WaitFor, time.Millisecond)
 
-	late := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	late := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
 	running(t, late)
-	evs, pos, err := replayAll(t, late, ids[0], eventid.ID{}, all)
+	evs, pos, err := logtest.ReplayAll(t, late, ids[0], eventid.ID{}, logtest.All)
 	require.NoError(t, err)
-	require.Equal(t, Known, pos)
+	require.Equal(t, eventlog.Known, pos)
 	require.Len(t, evs, 2)
 	require.Equal(t, ids[2], evs[1].ID)
 }
 
 func TestRedisTrimsByAge(t *testing.T) {
 	t.Parallel()
-	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 1000, MaxAge: 20 * time.Millisecond})
+	l := newTestRedis(t, redistest.Start(t), Options{Prefix: "t", Size: 1000, MaxAge: 20 * time.Millisecond})
 	running(t, l)
-	old := appendTo(t, l, "a", 3)
+	old := logtest.AppendTo(t, l, "a", 3)
 	// Stream ids carry Redis's clock: append until one is past the age.
 	latest := old[2]
 	for latest.Ms <= old[2].Ms+20 {
-		latest = appendTo(t, l, "a", 1)[0]
+		latest = logtest.AppendTo(t, l, "a", 1)[0]
 	}
-	latest = appendTo(t, l, "a", 2*nodeEntries)[2*nodeEntries-1]
-	evs, pos, err := replayAll(t, l, old[0], latest, all)
+	latest = logtest.AppendTo(t, l, "a", 2*logtest.NodeEntries)[2*logtest.NodeEntries-1]
+	evs, pos, err := logtest.ReplayAll(t, l, old[0], latest, logtest.All)
 	require.NoError(t, err)
-	require.Equal(t, Gone, pos)
+	require.Equal(t, eventlog.Gone, pos)
 	// Approximate trimming drops whole nodes: an old entry may share a node
 	// with a young one, so only the first node is sure to be gone.
 	require.NotEmpty(t, evs)
-	require.True(t, old[nodeEntries-1].Less(evs[0].ID))
+	require.True(t, old[logtest.NodeEntries-1].Less(evs[0].ID))
 }
 
 func TestRedisUnreachable(t *testing.T) {
@@ -100,20 +102,20 @@ func TestRedisUnreachable(t *testing.T) {
 	srv := redistest.Start(t)
 	var ups []bool
 	upCh := make(chan bool, 16)
-	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnUp: func(up bool) { upCh <- up }})
+	l := newTestRedis(t, srv, Options{Prefix: "t", Size: 100, OnUp: func(up bool) { upCh <- up }})
 	running(t, l)
 	require.True(t, <-upCh)
 	require.True(t, l.Up())
 
 	srv.Kill()
 	_, _, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "e"})
-	require.ErrorIs(t, err, ErrUnavailable)
-	_, _, err = replayAll(t, l, eventid.ID{Ms: 1}, eventid.ID{Ms: 2}, all)
-	require.ErrorIs(t, err, ErrUnavailable)
+	require.ErrorIs(t, err, eventlog.ErrUnavailable)
+	_, _, err = logtest.ReplayAll(t, l, eventid.ID{Ms: 1}, eventid.ID{Ms: 2}, logtest.All)
+	require.ErrorIs(t, err, eventlog.ErrUnavailable)
 	select {
 	case up := <-upCh:
 		ups = append(ups, up)
-	case <-time.After(waitFor):
+	case <-time.After(logtest.WaitFor):
 		t.Fatal("down not reported")
 	}
 	require.Equal(t, []bool{false}, ups)
@@ -127,20 +129,20 @@ func TestRedisReaderResumesAfterRestart(t *testing.T) {
 	srv := redistest.Start(t)
 	var lost atomic.Int32
 	upCh := make(chan bool, 16)
-	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100,
+	l := newTestRedis(t, srv, Options{Prefix: "t", Size: 100,
 		OnUp: func(up bool) { upCh <- up }, OnLost: func() { lost.Add(1) }})
 	got := running(t, l)
 	require.True(t, <-upCh)
-	before := appendTo(t, l, "a", 3)
+	before := logtest.AppendTo(t, l, "a", 3)
 
 	srv.Stop(t, true)
 	require.False(t, <-upCh)
 	srv.Start(t)
 	require.True(t, <-upCh)
-	after := appendTo(t, l, "a", 3)
+	after := logtest.AppendTo(t, l, "a", 3)
 
 	want := append(before, after...)
-	require.Eventually(t, func() bool { return len(got()) >= len(want) }, waitFor, time.Millisecond)
+	require.Eventually(t, func() bool { return len(got()) >= len(want) }, logtest.WaitFor, time.Millisecond)
 	ids := make([]eventid.ID, 0, len(want))
 	for _, ev := range got() {
 		ids = append(ids, ev.ID)
@@ -156,12 +158,12 @@ func TestRedisReaderDetectsLostData(t *testing.T) {
 	srv := redistest.Start(t)
 	lost := make(chan struct{}, 4)
 	upCh := make(chan bool, 16)
-	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100,
+	l := newTestRedis(t, srv, Options{Prefix: "t", Size: 100,
 		OnUp: func(up bool) { upCh <- up }, OnLost: func() { lost <- struct{}{} }})
 	got := running(t, l)
 	require.True(t, <-upCh)
-	before := appendTo(t, l, "a", 3)
-	require.Eventually(t, func() bool { return len(got()) == 3 }, waitFor, time.Millisecond)
+	before := logtest.AppendTo(t, l, "a", 3)
+	require.Eventually(t, func() bool { return len(got()) == 3 }, logtest.WaitFor, time.Millisecond)
 
 	srv.Stop(t, false)
 	require.False(t, <-upCh)
@@ -169,46 +171,46 @@ func TestRedisReaderDetectsLostData(t *testing.T) {
 	require.True(t, <-upCh)
 	select {
 	case <-lost:
-	case <-time.After(waitFor):
+	case <-time.After(logtest.WaitFor):
 		t.Fatal("lost data not detected")
 	}
-	after := appendTo(t, l, "a", 2)
-	require.Eventually(t, func() bool { return len(got()) == 5 }, waitFor, time.Millisecond)
+	after := logtest.AppendTo(t, l, "a", 2)
+	require.Eventually(t, func() bool { return len(got()) == 5 }, logtest.WaitFor, time.Millisecond)
 	require.Equal(t, after[1], got()[4].ID)
 
 	// A client from before the loss is told so.
-	_, pos, err := replayAll(t, l, before[2], after[1], all)
+	_, pos, err := logtest.ReplayAll(t, l, before[2], after[1], logtest.All)
 	require.NoError(t, err)
-	require.Equal(t, Gone, pos)
+	require.Equal(t, eventlog.Gone, pos)
 	require.Empty(t, lost)
 }
 
 func TestRedisRejectsUnencodableType(t *testing.T) {
 	t.Parallel()
-	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 100})
+	l := newTestRedis(t, redistest.Start(t), Options{Prefix: "t", Size: 100})
 	running(t, l)
 	_, _, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "x\ny"})
 	require.Error(t, err)
-	require.NotErrorIs(t, err, ErrUnavailable)
+	require.NotErrorIs(t, err, eventlog.ErrUnavailable)
 }
 
 // A replay waits for a free slot, and gives up when its context ends.
 func TestRedisReplayWaitsForASlot(t *testing.T) {
 	t.Parallel()
-	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 100, Replays: 1})
+	l := newTestRedis(t, redistest.Start(t), Options{Prefix: "t", Size: 100, Replays: 1})
 	running(t, l)
-	ids := appendTo(t, l, "a", 3)
+	ids := logtest.AppendTo(t, l, "a", 3)
 	l.replays <- struct{}{} // the only slot is taken
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	err := l.Replay(ctx, ids[0], ids[2], all, func(Position) error { return nil }, func([]*event.Event) error { return nil })
+	err := l.Replay(ctx, ids[0], ids[2], logtest.All, func(eventlog.Position) error { return nil }, func([]*event.Event) error { return nil })
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.NotErrorIs(t, err, ErrUnavailable)
+	require.NotErrorIs(t, err, eventlog.ErrUnavailable)
 
 	<-l.replays
-	evs, pos, err := replayAll(t, l, ids[0], ids[2], all)
+	evs, pos, err := logtest.ReplayAll(t, l, ids[0], ids[2], logtest.All)
 	require.NoError(t, err)
-	require.Equal(t, Known, pos)
+	require.Equal(t, eventlog.Known, pos)
 	require.Len(t, evs, 2)
 }
 
@@ -216,17 +218,17 @@ func TestRedisReplayWaitsForASlot(t *testing.T) {
 // client does not stop another.
 func TestRedisReplaySlotFreeWhileWriting(t *testing.T) {
 	t.Parallel()
-	l := newTestRedis(t, redistest.Start(t), RedisOptions{Prefix: "t", Size: 100, Replays: 1})
+	l := newTestRedis(t, redistest.Start(t), Options{Prefix: "t", Size: 100, Replays: 1})
 	running(t, l)
-	ids := appendTo(t, l, "a", 3)
+	ids := logtest.AppendTo(t, l, "a", 3)
 	inPage, unblock := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- l.Replay(context.Background(), ids[0], ids[2], all, func(Position) error { return nil },
+		done <- l.Replay(context.Background(), ids[0], ids[2], logtest.All, func(eventlog.Position) error { return nil },
 			func([]*event.Event) error { close(inPage); <-unblock; return nil })
 	}()
 	<-inPage
-	evs, _, err := replayAll(t, l, ids[0], ids[2], all)
+	evs, _, err := logtest.ReplayAll(t, l, ids[0], ids[2], logtest.All)
 	require.NoError(t, err)
 	require.Len(t, evs, 2)
 	close(unblock)
@@ -241,12 +243,12 @@ func TestRedisRestoreFromOlderSnapshot(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	lost := make(chan struct{}, 4)
-	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnLost: func() { lost <- struct{}{} }})
+	l := newTestRedis(t, srv, Options{Prefix: "t", Size: 100, OnLost: func() { lost <- struct{}{} }})
 	got := running(t, l)
-	kept := appendTo(t, l, "a", 2)
+	kept := logtest.AppendTo(t, l, "a", 2)
 	require.NoError(t, l.rdb.Save(context.Background()).Err())
-	gone := appendTo(t, l, "a", 2)
-	require.Eventually(t, func() bool { return len(got()) == 4 }, waitFor, time.Millisecond)
+	gone := logtest.AppendTo(t, l, "a", 2)
+	require.Eventually(t, func() bool { return len(got()) == 4 }, logtest.WaitFor, time.Millisecond)
 
 	srv.Stop(t, false) // the file on disk stays the SAVE above
 	srv.Start(t)
@@ -255,18 +257,18 @@ func TestRedisRestoreFromOlderSnapshot(t *testing.T) {
 		id, _, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "e"})
 		next = id
 		return err == nil
-	}, waitFor, time.Millisecond)
+	}, logtest.WaitFor, time.Millisecond)
 	require.True(t, gone[1].Less(next), "id %s reuses the lost range up to %s", next, gone[1])
 	select {
 	case <-lost:
-	case <-time.After(waitFor):
+	case <-time.After(logtest.WaitFor):
 		t.Fatal("the restore was not detected")
 	}
 
 	for _, id := range gone {
-		evs, pos, err := replayAll(t, l, id, next, all)
+		evs, pos, err := logtest.ReplayAll(t, l, id, next, logtest.All)
 		require.NoError(t, err)
-		require.Equal(t, Gone, pos, id.String())
+		require.Equal(t, eventlog.Gone, pos, id.String())
 		require.Len(t, evs, 1)
 		require.Equal(t, next, evs[0].ID)
 	}
@@ -274,13 +276,13 @@ func TestRedisRestoreFromOlderSnapshot(t *testing.T) {
 	// gets the reset, then only what follows the loss, so nothing after
 	// the reset hides a hole (what was kept after its id, before the hole,
 	// is history the reset told it to fetch again).
-	evs, pos, err := replayAll(t, l, kept[0], next, all)
+	evs, pos, err := logtest.ReplayAll(t, l, kept[0], next, logtest.All)
 	require.NoError(t, err)
-	require.Equal(t, Gone, pos)
+	require.Equal(t, eventlog.Gone, pos)
 	require.Equal(t, []eventid.ID{next}, ids(evs))
-	_, pos, err = replayAll(t, l, next.Next(), next, all)
+	_, pos, err = logtest.ReplayAll(t, l, next.Next(), next, logtest.All)
 	require.NoError(t, err)
-	require.Equal(t, Unknown, pos, "an id above everything issued")
+	require.Equal(t, eventlog.Unknown, pos, "an id above everything issued")
 }
 
 func ids(evs []*event.Event) []eventid.ID {

@@ -1,4 +1,4 @@
-package eventlog
+package redislog
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 
 	"ssehub/internal/event"
 	"ssehub/internal/eventid"
+	"ssehub/internal/eventlog"
+	"ssehub/internal/eventlog/logtest"
 	"ssehub/internal/redistest"
 )
 
@@ -60,11 +62,11 @@ func (j *journal) read() []string {
 // waitFor waits until id was delivered.
 func (j *journal) waitFor(t *testing.T, id eventid.ID) {
 	t.Helper()
-	require.Eventually(t, func() bool { return slices.Contains(j.read(), id.String()) }, waitFor, time.Millisecond)
+	require.Eventually(t, func() bool { return slices.Contains(j.read(), id.String()) }, logtest.WaitFor, time.Millisecond)
 }
 
 // runReader runs l's reader into j until the test ends.
-func runReader(t *testing.T, l *Redis, j *journal) {
+func runReader(t *testing.T, l *Log, j *journal) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -87,20 +89,20 @@ func eventually[T any](t *testing.T, f func() (T, error)) T {
 		var err error
 		v, err = f()
 		return err == nil
-	}, waitFor, time.Millisecond)
+	}, logtest.WaitFor, time.Millisecond)
 	return v
 }
 
-func appendOne(l *Redis) func() (eventid.ID, error) {
+func appendOne(l *Log) func() (eventid.ID, error) {
 	return func() (eventid.ID, error) {
 		id, _, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "e"})
 		return id, err
 	}
 }
 
-func place(t *testing.T, l *Redis, after eventid.ID) Position {
+func place(t *testing.T, l *Log, after eventid.ID) eventlog.Position {
 	t.Helper()
-	return eventually(t, func() (Position, error) {
+	return eventually(t, func() (eventlog.Position, error) {
 		pl, err := l.place(context.Background(), after)
 		return pl.pos, err
 	})
@@ -113,18 +115,18 @@ func place(t *testing.T, l *Redis, after eventid.ID) Position {
 func TestRedisLossFoundAfterAnotherInstanceAppended(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	a := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
-	kept := appendTo(t, a, "a", 2)
+	a := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
+	kept := logtest.AppendTo(t, a, "a", 2)
 	require.NoError(t, a.rdb.Save(context.Background()).Err())
-	appendTo(t, a, "a", 2)
+	logtest.AppendTo(t, a, "a", 2)
 	srv.Stop(t, false) // the file on disk stays the SAVE above
 	srv.Start(t)
 
-	fresh := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	fresh := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
 	eventually(t, appendOne(fresh))
-	require.Equal(t, Gone, place(t, a, kept[0]), "the instance that saw the lost ids")
-	other := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
-	require.Equal(t, Gone, place(t, other, kept[0]), "any instance, once it was found")
+	require.Equal(t, eventlog.Gone, place(t, a, kept[0]), "the instance that saw the lost ids")
+	other := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
+	require.Equal(t, eventlog.Gone, place(t, other, kept[0]), "any instance, once it was found")
 }
 
 // A reader that had delivered only what survived a restore, while another
@@ -135,13 +137,13 @@ func TestRedisReaderReportsALossFoundElsewhere(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	j := newJournal(2)
-	behind := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnLost: j.lost})
+	behind := newTestRedis(t, srv, Options{Prefix: "t", Size: 100, OnLost: j.lost})
 	runReader(t, behind, j)
-	a := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
-	kept := appendTo(t, a, "a", 2)
+	a := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
+	kept := logtest.AppendTo(t, a, "a", 2)
 	<-j.holding
 	require.NoError(t, a.rdb.Save(context.Background()).Err())
-	appendTo(t, a, "a", 2)
+	logtest.AppendTo(t, a, "a", 2)
 	srv.Stop(t, false)
 	srv.Start(t)
 
@@ -158,13 +160,13 @@ func TestRedisFlushMarkStaysBelowNewIDs(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	j := newJournal(1)
-	slow := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnLost: j.lost})
+	slow := newTestRedis(t, srv, Options{Prefix: "t", Size: 100, OnLost: j.lost})
 	runReader(t, slow, j)
-	other := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	other := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
 	got := running(t, other)
 	before := eventually(t, appendOne(slow))
 	<-j.holding
-	require.Eventually(t, func() bool { return len(got()) == 1 }, waitFor, time.Millisecond)
+	require.Eventually(t, func() bool { return len(got()) == 1 }, logtest.WaitFor, time.Millisecond)
 
 	require.NoError(t, slow.rdb.FlushAll(context.Background()).Err())
 	first := eventually(t, appendOne(other))
@@ -173,8 +175,8 @@ func TestRedisFlushMarkStaysBelowNewIDs(t *testing.T) {
 	j.waitFor(t, second)
 	require.Equal(t, []string{before.String(), "lost", first.String(), second.String()}, j.read())
 
-	require.Equal(t, Known, place(t, other, first), "an id issued after the flush")
-	require.Equal(t, Gone, place(t, other, before), "an id from before it")
+	require.Equal(t, eventlog.Known, place(t, other, first), "an id issued after the flush")
+	require.Equal(t, eventlog.Gone, place(t, other, before), "an id from before it")
 }
 
 // Redis loses entries while a replay is being written (a catch-up or a
@@ -184,11 +186,11 @@ func TestRedisFlushMarkStaysBelowNewIDs(t *testing.T) {
 // events following after the hole.
 func TestRedisReplayEndsWhenRedisLosesEntriesUnderIt(t *testing.T) {
 	t.Parallel()
-	for name, lose := range map[string]func(t *testing.T, srv *redistest.Server, l *Redis){
-		"flushall": func(t *testing.T, _ *redistest.Server, l *Redis) {
+	for name, lose := range map[string]func(t *testing.T, srv *redistest.Server, l *Log){
+		"flushall": func(t *testing.T, _ *redistest.Server, l *Log) {
 			require.NoError(t, l.rdb.FlushAll(context.Background()).Err())
 		},
-		"restore": func(t *testing.T, srv *redistest.Server, l *Redis) {
+		"restore": func(t *testing.T, srv *redistest.Server, l *Log) {
 			srv.Stop(t, false)
 			srv.Start(t)
 			eventually(t, func() (string, error) { return l.rdb.Ping(context.Background()).Result() })
@@ -197,20 +199,20 @@ func TestRedisReplayEndsWhenRedisLosesEntriesUnderIt(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.Start(t)
-			l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 1000})
-			kept := appendTo(t, l, "a", 1)
+			l := newTestRedis(t, srv, Options{Prefix: "t", Size: 1000})
+			kept := logtest.AppendTo(t, l, "a", 1)
 			require.NoError(t, l.rdb.Save(context.Background()).Err())
-			later := appendTo(t, l, "a", 2*PageSize)
+			later := logtest.AppendTo(t, l, "a", 2*eventlog.PageSize)
 			pages := 0
-			err := l.Replay(context.Background(), kept[0], later[len(later)-1], all,
-				func(Position) error { return nil },
+			err := l.Replay(context.Background(), kept[0], later[len(later)-1], logtest.All,
+				func(eventlog.Position) error { return nil },
 				func([]*event.Event) error {
 					if pages++; pages == 1 {
 						lose(t, srv, l)
 					}
 					return nil
 				})
-			require.ErrorIs(t, err, ErrBehind)
+			require.ErrorIs(t, err, eventlog.ErrBehind)
 			require.Equal(t, 1, pages)
 		})
 	}
@@ -228,13 +230,13 @@ func (j *journal) losses() int {
 
 // readerWithTwo starts Redis and a log whose reader reports into a journal,
 // and appends two events it has delivered.
-func readerWithTwo(t *testing.T) (*redistest.Server, *journal, *Redis, []eventid.ID) {
+func readerWithTwo(t *testing.T) (*redistest.Server, *journal, *Log, []eventid.ID) {
 	t.Helper()
 	srv := redistest.Start(t)
 	j := newJournal(0)
-	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100, OnLost: j.lost})
+	l := newTestRedis(t, srv, Options{Prefix: "t", Size: 100, OnLost: j.lost})
 	runReader(t, l, j)
-	ids := appendTo(t, l, "a", 2)
+	ids := logtest.AppendTo(t, l, "a", 2)
 	j.waitFor(t, ids[1])
 	return srv, j, l, ids
 }
@@ -246,13 +248,13 @@ func TestRedisRestoreReportedOnce(t *testing.T) {
 	t.Parallel()
 	srv, j, a, _ := readerWithTwo(t)
 	require.NoError(t, a.rdb.Save(context.Background()).Err())
-	gone := appendTo(t, a, "a", 2)
+	gone := logtest.AppendTo(t, a, "a", 2)
 	j.waitFor(t, gone[1])
 	srv.Stop(t, false)
 	srv.Start(t)
-	require.Eventually(t, func() bool { return j.losses() == 1 }, waitFor, time.Millisecond)
+	require.Eventually(t, func() bool { return j.losses() == 1 }, logtest.WaitFor, time.Millisecond)
 
-	next := eventually(t, appendOne(newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})))
+	next := eventually(t, appendOne(newTestRedis(t, srv, Options{Prefix: "t", Size: 100})))
 	j.waitFor(t, next)
 	require.Equal(t, 1, j.losses(), "%v", j.read())
 }
@@ -270,14 +272,14 @@ func TestRedisChangedEpochKeepsTheMarkAboveSurvivors(t *testing.T) {
 	require.NoError(t, a.rdb.Del(ctx, "t:epoch").Err())
 	require.NoError(t, a.rdb.Save(ctx).Err())
 	require.NoError(t, a.rdb.Set(ctx, "t:epoch", epoch, 0).Err())
-	gone := appendTo(t, a, "a", 2)
+	gone := logtest.AppendTo(t, a, "a", 2)
 	j.waitFor(t, gone[1])
 	srv.Stop(t, false)
 	srv.Start(t)
-	require.Eventually(t, func() bool { return j.losses() == 1 }, waitFor, time.Millisecond)
+	require.Eventually(t, func() bool { return j.losses() == 1 }, logtest.WaitFor, time.Millisecond)
 
-	other := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
-	require.Equal(t, Gone, place(t, other, kept[0]))
+	other := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
+	require.Equal(t, eventlog.Gone, place(t, other, kept[0]))
 }
 
 // A hand-edited lost mark that is no id counts as none: a loss found
@@ -285,14 +287,14 @@ func TestRedisChangedEpochKeepsTheMarkAboveSurvivors(t *testing.T) {
 func TestRedisMalformedMarkCountsAsNone(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
-	ids := appendTo(t, l, "a", 2)
+	l := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
+	ids := logtest.AppendTo(t, l, "a", 2)
 	ctx := context.Background()
 	require.NoError(t, l.rdb.Del(ctx, "t:events").Err()) // lost, as FLUSHALL would
 	require.NoError(t, l.rdb.Set(ctx, "t:lost", "0", 0).Err())
-	appendTo(t, l, "a", 1)
+	logtest.AppendTo(t, l, "a", 1)
 	require.Equal(t, ids[1].String(), l.rdb.Get(ctx, "t:lost").Val())
-	require.Equal(t, Gone, place(t, l, ids[0]))
+	require.Equal(t, eventlog.Gone, place(t, l, ids[0]))
 }
 
 // Two restores, each from a snapshot taken after the previous one: an id
@@ -301,24 +303,24 @@ func TestRedisMalformedMarkCountsAsNone(t *testing.T) {
 func TestRedisTwoLossesOneResetThenWhole(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	l := newTestRedis(t, srv, RedisOptions{Prefix: "t", Size: 100})
+	l := newTestRedis(t, srv, Options{Prefix: "t", Size: 100})
 	ctx := context.Background()
 	restore := func() {
 		srv.Stop(t, false) // back to the last SAVE
 		srv.Start(t)
 	}
-	old := appendTo(t, l, "a", 1)
+	old := logtest.AppendTo(t, l, "a", 1)
 	require.NoError(t, l.rdb.Save(ctx).Err())
-	appendTo(t, l, "a", 2)
+	logtest.AppendTo(t, l, "a", 2)
 	restore()
 	between := eventually(t, appendOne(l))
 	require.NoError(t, l.rdb.Save(ctx).Err())
-	appendTo(t, l, "a", 2)
+	logtest.AppendTo(t, l, "a", 2)
 	restore()
 	next := eventually(t, appendOne(l))
 
-	evs, pos, err := replayAll(t, l, old[0], next, all)
+	evs, pos, err := logtest.ReplayAll(t, l, old[0], next, logtest.All)
 	require.NoError(t, err)
-	require.Equal(t, Gone, pos)
+	require.Equal(t, eventlog.Gone, pos)
 	require.Equal(t, []eventid.ID{next}, ids(evs), "not %s, which sits between the holes", between)
 }

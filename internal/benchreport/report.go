@@ -1,4 +1,4 @@
-package main
+package benchreport
 
 import (
 	"encoding/json"
@@ -9,75 +9,6 @@ import (
 	"sort"
 	"time"
 )
-
-// Counts are the connection and delivery tallies, per process and in the report.
-type Counts struct {
-	Conns         int            `json:"conns"`
-	Established   int            `json:"established"`
-	Failed        int            `json:"failed"`
-	FailReasons   map[string]int `json:"failReasons,omitempty"`
-	Dropped       int            `json:"dropped"`
-	DropReasons   map[string]int `json:"dropReasons,omitempty"`
-	EstablishSec  float64        `json:"establishSec"`
-	Expected      uint64         `json:"expected"`
-	Received      uint64         `json:"received"`
-	Lost          uint64         `json:"lost"`
-	Dup           uint64         `json:"duplicated"`
-	ConnsWithLoss int            `json:"connsWithLoss"`
-	ConnsWithDup  int            `json:"connsWithDup"`
-}
-
-// add adds another process's counts to c.
-func (c *Counts) add(o Counts) {
-	c.Conns += o.Conns
-	c.Established += o.Established
-	c.Failed += o.Failed
-	c.Dropped += o.Dropped
-	c.EstablishSec = max(c.EstablishSec, o.EstablishSec)
-	c.Expected += o.Expected
-	c.Received += o.Received
-	c.Lost += o.Lost
-	c.Dup += o.Dup
-	c.ConnsWithLoss += o.ConnsWithLoss
-	c.ConnsWithDup += o.ConnsWithDup
-	c.FailReasons = addCounts(c.FailReasons, o.FailReasons)
-	c.DropReasons = addCounts(c.DropReasons, o.DropReasons)
-}
-
-// Result is what one process's connections saw; the parent merges them.
-type Result struct {
-	Counts
-	Connect Snapshot `json:"connect"`
-	Latency Snapshot `json:"latency"`
-	First   []int64  `json:"first,omitempty"`
-	Last    []int64  `json:"last,omitempty"`
-}
-
-// merge adds another process's result to r.
-func (r *Result) merge(o Result) {
-	r.Counts.add(o.Counts)
-	r.Connect = r.Connect.add(o.Connect)
-	r.Latency = r.Latency.add(o.Latency)
-	if r.First == nil {
-		r.First, r.Last = make([]int64, len(o.First)), make([]int64, len(o.Last))
-	}
-	for i := range o.First {
-		if f := o.First[i]; f != 0 && (r.First[i] == 0 || f < r.First[i]) {
-			r.First[i] = f
-		}
-		r.Last[i] = max(r.Last[i], o.Last[i])
-	}
-}
-
-func addCounts(dst, src map[string]int) map[string]int {
-	if dst == nil {
-		dst = map[string]int{}
-	}
-	for k, v := range src {
-		dst[k] += v
-	}
-	return dst
-}
 
 // Quantiles are a distribution's summary in milliseconds.
 type Quantiles struct {
@@ -123,6 +54,18 @@ type ServerReport struct {
 	CPUUtilPct      float64 `json:"cpuUtilPct"`
 }
 
+// Fill sets the delivery figures from the merged result of every process;
+// published and pubErrors are the publisher's tallies.
+func (rep *Report) Fill(r Result, published uint64, pubErrors int) {
+	rep.Counts = r.Counts
+	var connect, latency Hist
+	connect.Merge(r.Connect)
+	latency.Merge(r.Latency)
+	rep.ConnectMs, rep.LatencyMs, rep.SpreadMs = quantiles(&connect), quantiles(&latency), spreads(r)
+	rep.Published, rep.PublishErrors = published, pubErrors
+}
+
+// spreads summarises, per event, the time from its first delivery to its last.
 func spreads(r Result) Quantiles {
 	var h Hist
 	for i := range r.First {
@@ -133,7 +76,8 @@ func spreads(r Result) Quantiles {
 	return quantiles(&h)
 }
 
-func (rep *Report) print(w io.Writer) {
+// Print writes the report as text, the form the README quotes.
+func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "scenario %s: %d connections (%d procs, %d source addrs), %.0f events/s for %.0fs\n",
 		rep.Scenario, rep.Conns, rep.Procs, rep.Srcs, rep.Rate, rep.HoldSec)
 	fmt.Fprintf(w, "  established %d, failed %d %s in %.2fs (connect p50 %.1fms p99 %.1fms max %.1fms)\n",
@@ -172,7 +116,8 @@ func reasons(m map[string]int) string {
 	return out + ")"
 }
 
-func (rep *Report) writeJSON(w io.Writer) error {
+// WriteJSON writes the report as indented JSON, the form -table reads back.
+func (rep *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)

@@ -1,4 +1,4 @@
-package eventlog
+package redislog
 
 import (
 	"context"
@@ -26,7 +26,7 @@ const (
 
 // reader is the state of the one XREAD loop of an instance.
 type reader struct {
-	l       *Redis
+	l       *Log
 	deliver func(*event.Event)
 	checked bool       // the stream was checked since the last error
 	pos     eventid.ID // where the next XREAD starts
@@ -42,7 +42,7 @@ type reader struct {
 // start to deliver, in stream order. On an error it reports
 // Redis down, retries with backoff and resumes from its last id, so every
 // entry that reached the stream is delivered once Redis is back.
-func (l *Redis) Run(ctx context.Context, deliver func(*event.Event)) error {
+func (l *Log) Run(ctx context.Context, deliver func(*event.Event)) error {
 	r := &reader{l: l, deliver: deliver, pos: l.start}
 	var backoff time.Duration
 	for ctx.Err() == nil {
@@ -99,23 +99,28 @@ func (r *reader) step(ctx context.Context) error {
 	}
 	for _, s := range res {
 		for _, msg := range s.Messages {
-			ev, err := entryEvent(msg)
-			if err != nil {
-				// Append checks what it writes; an entry written by
-				// something else is skipped rather than stopping delivery.
-				logx.Errorw("redis entry skipped", logx.Field("id", msg.ID), logx.Field("error", err.Error()))
-				if id, perr := eventid.Parse(msg.ID); perr == nil {
-					r.pos = id
-					r.l.raise(id)
-				}
-				continue
-			}
-			r.deliver(ev)
-			r.pos, r.seen = ev.ID, ev.ID
-			r.l.raise(ev.ID)
+			r.handle(msg)
 		}
 	}
 	return nil
+}
+
+// handle delivers one entry and moves the reader past it.
+func (r *reader) handle(msg redis.XMessage) {
+	ev, err := entryEvent(msg)
+	if err != nil {
+		// Append checks what it writes; an entry written by something
+		// else is skipped rather than stopping delivery.
+		logx.Errorw("redis entry skipped", logx.Field("id", msg.ID), logx.Field("error", err.Error()))
+		if id, perr := eventid.Parse(msg.ID); perr == nil {
+			r.pos = id
+			r.l.raise(id)
+		}
+		return
+	}
+	r.deliver(ev)
+	r.pos, r.seen = ev.ID, ev.ID
+	r.l.raise(ev.ID)
 }
 
 // verify runs checkScript and, when Redis lost entries since the reader

@@ -1,4 +1,7 @@
-package main
+// Package benchreport is what the load benchmark (cmd/ssebench) measures and
+// prints: a latency histogram, the results of its processes merged into one
+// report, and the report as text, JSON or a Markdown table of several runs.
+package benchreport
 
 import (
 	"math/bits"
