@@ -35,18 +35,26 @@ type Memory struct {
 // topics is two events.
 type topicKey struct{ topic, key string }
 
-// NewMemory returns a log that starts its ids at the current time.
-func NewMemory(size int, maxAge time.Duration) *Memory {
-	return newMemory(size, maxAge, time.Now)
+// MemoryOptions configure a Memory log.
+type MemoryOptions struct {
+	// Size is how many events it retains.
+	Size int
+	// MaxAge, if set, also drops events older than it.
+	MaxAge time.Duration
 }
 
-func newMemory(size int, maxAge time.Duration, now func() time.Time) *Memory {
+// NewMemory returns a log that starts its ids at the current time.
+func NewMemory(o MemoryOptions) *Memory {
+	return newMemory(o, time.Now)
+}
+
+func newMemory(o MemoryOptions, now func() time.Time) *Memory {
 	start := eventid.ID{Ms: uint64(now().UnixMilli())}
 	return &Memory{
-		size:    size,
-		maxAge:  maxAge,
+		size:    o.Size,
+		maxAge:  o.MaxAge,
 		now:     now,
-		ring:    make([]*event.Event, size),
+		ring:    make([]*event.Event, o.Size),
 		last:    start,
 		horizon: start,
 		keys:    make(map[topicKey]eventid.ID),

@@ -35,14 +35,14 @@ func (c *clock) add(d time.Duration) {
 func TestMemoryContract(t *testing.T) {
 	t.Parallel()
 	logtest.Contract(t, func(_ *testing.T, size int, maxAge time.Duration) eventlog.Log {
-		return eventlog.NewMemory(size, maxAge)
+		return eventlog.NewMemory(eventlog.MemoryOptions{Size: size, MaxAge: maxAge})
 	})
 }
 
 func TestMemoryIDsAreOrderedAndCarryStartTime(t *testing.T) {
 	t.Parallel()
 	c := &clock{t: time.UnixMilli(1_700_000_000_000)}
-	l := eventlog.NewMemoryAt(10, 0, c.now)
+	l := eventlog.NewMemoryAt(eventlog.MemoryOptions{Size: 10}, c.now)
 	logtest.Running(t, l)
 	ids := logtest.AppendTo(t, l, "a", 3)
 	require.Equal(t, "1700000000000-1", ids[0].String())
@@ -52,7 +52,7 @@ func TestMemoryIDsAreOrderedAndCarryStartTime(t *testing.T) {
 func TestMemoryReplayPositions(t *testing.T) {
 	t.Parallel()
 	c := &clock{t: time.UnixMilli(1_700_000_000_000)}
-	l := eventlog.NewMemoryAt(5, 0, c.now)
+	l := eventlog.NewMemoryAt(eventlog.MemoryOptions{Size: 5}, c.now)
 	logtest.Running(t, l)
 	ids := logtest.AppendTo(t, l, "a", 8) // ids[0..2] evicted, ids[3..7] retained
 	last := ids[7]
@@ -87,7 +87,7 @@ func TestMemoryReplayPositions(t *testing.T) {
 
 func TestMemoryBoundedBySize(t *testing.T) {
 	t.Parallel()
-	l := eventlog.NewMemory(3, 0)
+	l := eventlog.NewMemory(eventlog.MemoryOptions{Size: 3})
 	logtest.Running(t, l)
 	ids := logtest.AppendTo(t, l, "a", 1000)
 	evs, pos, err := logtest.ReplayAll(t, l, eventid.ID{}, ids[999], logtest.All)
@@ -100,7 +100,7 @@ func TestMemoryBoundedBySize(t *testing.T) {
 func TestMemoryBoundedByAge(t *testing.T) {
 	t.Parallel()
 	c := &clock{t: time.UnixMilli(1_700_000_000_000)}
-	l := eventlog.NewMemoryAt(100, time.Minute, c.now)
+	l := eventlog.NewMemoryAt(eventlog.MemoryOptions{Size: 100, MaxAge: time.Minute}, c.now)
 	logtest.Running(t, l)
 	old := logtest.AppendTo(t, l, "a", 3)
 	c.add(45 * time.Second)
@@ -116,7 +116,7 @@ func TestMemoryBoundedByAge(t *testing.T) {
 
 func TestMemoryEncodesOnce(t *testing.T) {
 	t.Parallel()
-	l := eventlog.NewMemory(10, 0)
+	l := eventlog.NewMemory(eventlog.MemoryOptions{Size: 10})
 	logtest.Running(t, l)
 	id, _, err := l.Append(context.Background(), event.Message{Topic: "a", Type: "update", Data: []byte("x\ny")})
 	require.NoError(t, err)
@@ -127,7 +127,7 @@ func TestMemoryEncodesOnce(t *testing.T) {
 
 func TestMemoryRefusesAfterStop(t *testing.T) {
 	t.Parallel()
-	l := eventlog.NewMemory(10, 0)
+	l := eventlog.NewMemory(eventlog.MemoryOptions{Size: 10})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = l.Run(ctx, func(*event.Event) {}); close(done) }()

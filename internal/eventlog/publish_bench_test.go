@@ -20,7 +20,7 @@ import (
 // log talks to a real local redis-server, as an instance would.
 var benchLogs = map[string]func(b *testing.B) (eventlog.Log, func()){
 	"memory": func(b *testing.B) (eventlog.Log, func()) {
-		return eventlog.NewMemory(10000, 5*time.Minute), func() {}
+		return eventlog.NewMemory(eventlog.MemoryOptions{Size: 10000, MaxAge: 5 * time.Minute}), func() {}
 	},
 	"redis": func(b *testing.B) (eventlog.Log, func()) {
 		srv := redistest.Start(b)

@@ -78,7 +78,7 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTime
 	t.Helper()
 	f := &fixture{gone: make(gone, 1024), adopted: make(chan bool, 1024), ended: make(chan struct{}, 1024)}
 	f.hub = hub.New(hub.Options{ClientBuffer: clientBuffer, Heartbeat: time.Hour, Observer: f.gone})
-	f.log = eventlog.NewMemory(10_000, 0)
+	f.log = eventlog.NewMemory(eventlog.MemoryOptions{Size: 10_000})
 	f.pool = New(Options{Hub: f.hub, Log: f.log, Capacity: capacity, Retry: time.Second, WriteTimeout: writeTimeout})
 	require.NotNil(t, f.pool)
 	ctx, cancel := context.WithCancel(context.Background())

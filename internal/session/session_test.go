@@ -31,7 +31,7 @@ func TestResumeAheadOfTheHubNeverRepeatsTheLastEventID(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	h := startHub(ctx)
-	log := eventlog.NewMemory(3, 0)
+	log := eventlog.NewMemory(eventlog.MemoryOptions{Size: 3})
 	var ids []string
 	for range 6 {
 		id, _, err := log.Append(ctx, event.Message{Topic: "a", Type: "m", Data: []byte(`1`)})

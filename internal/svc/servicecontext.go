@@ -85,7 +85,7 @@ func NewServiceContext(c config.Config) *ServiceContext {
 			OnLost: func() { h.CutAll(hub.ReasonResync) },
 		})
 	} else {
-		s.Log = eventlog.NewMemory(c.Sse.Replay.Size, c.Sse.Replay.MaxAge)
+		s.Log = eventlog.NewMemory(eventlog.MemoryOptions{Size: c.Sse.Replay.Size, MaxAge: c.Sse.Replay.MaxAge})
 	}
 	s.Streams = &session.Streams{Hub: h, Log: s.Log, Observer: m, Retry: c.Sse.Retry, WriteTimeout: c.Sse.WriteTimeout}
 	if c.Sse.Hijack {
