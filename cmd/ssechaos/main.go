@@ -19,6 +19,10 @@ import (
 	"time"
 
 	"ssehub/internal/chaos"
+	"ssehub/internal/chaos/history"
+	"ssehub/internal/chaos/report"
+	"ssehub/internal/chaos/schedule"
+	"ssehub/internal/chaos/violation"
 )
 
 func main() {
@@ -42,14 +46,14 @@ func main() {
 	}
 	modes := []string{*mode}
 	if *mode == "both" {
-		modes = []string{chaos.ModeMemory, chaos.ModeRedis}
+		modes = []string{history.ModeMemory, history.ModeRedis}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Printf("ssechaos: seed %d, %v per mode, %d clients, modes %v\n", *seed, *duration, *clients, modes)
 	failed := false
 	for _, m := range modes {
-		if m != chaos.ModeMemory && m != chaos.ModeRedis {
+		if m != history.ModeMemory && m != history.ModeRedis {
 			fatal(fmt.Errorf("unknown -mode %q", m))
 		}
 		dir, err := os.MkdirTemp("", "ssechaos-")
@@ -60,13 +64,13 @@ func main() {
 		if *verbose {
 			cfg.Log = os.Stdout
 		}
-		o := chaos.Options{Seed: *seed, Mode: m, Duration: *duration, Clients: *clients, ClientBuffer: 64, Faults: *faults, Lossless: *lossless,
+		o := schedule.Options{Seed: *seed, Mode: m, Duration: *duration, Clients: *clients, ClientBuffer: 64, Faults: *faults, Lossless: *lossless,
 			Only: parseIDs(*only)}
 		res, err := chaos.RunChecked(ctx, o, cfg)
 		if err != nil {
 			fatal(err)
 		}
-		chaos.Report(os.Stdout, res)
+		report.Write(os.Stdout, res.History, res.Violations)
 		failed = failed || len(res.Violations) > 0
 		if *shrink {
 			shrinkAll(ctx, o, cfg, res)
@@ -91,8 +95,8 @@ func main() {
 // shrinkAll reruns, for each violation kind, its first violation with a
 // client alone, cut a few seconds after it, and reports whether it shows
 // again (a smaller history) or needs the other clients.
-func shrinkAll(ctx context.Context, o chaos.Options, cfg chaos.Config, res chaos.Result) {
-	tried := map[chaos.Kind]bool{}
+func shrinkAll(ctx context.Context, o schedule.Options, cfg chaos.Config, res chaos.Result) {
+	tried := map[violation.Kind]bool{}
 	for _, v := range res.Violations {
 		small := chaos.Shrunk(o, v)
 		if tried[v.Kind] || small == nil || ctx.Err() != nil {
@@ -113,7 +117,7 @@ func shrinkAll(ctx context.Context, o chaos.Options, cfg chaos.Config, res chaos
 			v.Kind, v.Client, o.Seed, o.Mode, o.Clients, v.Client, small.Duration)
 		for _, sv := range sres.Violations {
 			if sv.Kind == v.Kind {
-				fmt.Println(chaos.Explain(sres.History, sv))
+				fmt.Println(report.Explain(sres.History, sv))
 				break
 			}
 		}

@@ -1,4 +1,6 @@
-package chaos
+// Package publisher sends a chaos run's publishes and logs every attempt,
+// answered or not, for the checker.
+package publisher
 
 import (
 	"bytes"
@@ -9,33 +11,40 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"ssehub/internal/chaos/clock"
+	"ssehub/internal/chaos/history"
+	"ssehub/internal/chaos/schedule"
+	"ssehub/internal/chaos/servers"
 )
 
 // publishTimeout bounds one publish attempt; an attempt without an answer
 // is unacknowledged: its event may or may not exist.
 const publishTimeout = 3 * time.Second
 
-// publisher sends publishes and logs every attempt.
-type publisher struct {
-	r   *runner
-	cli *http.Client
+// Publisher sends publishes and logs every attempt.
+type Publisher struct {
+	clock     clock.Clock
+	instances []*servers.Instance
+	cli       *http.Client
 
 	mu  sync.Mutex
-	log []Publish
+	log []history.Publish
 }
 
-func newPublisher(r *runner) *publisher {
-	return &publisher{r: r, cli: &http.Client{Timeout: publishTimeout,
+// New is a publisher to instances, its attempts timed on clk.
+func New(clk clock.Clock, instances []*servers.Instance) *Publisher {
+	return &Publisher{clock: clk, instances: instances, cli: &http.Client{Timeout: publishTimeout,
 		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: 5 * time.Second}}}
 }
 
-// publish sends p to instance inst. A keyed publish that got no id is sent
+// Publish sends p to instance inst. A keyed publish that got no id is sent
 // again, as a real publisher would (the key makes that safe), and planned
 // retries are sent after it as if its answer had been lost.
-func (pb *publisher) publish(ctx context.Context, inst int, p PlannedPublish) bool {
+func (pb *Publisher) Publish(ctx context.Context, inst int, p schedule.PlannedPublish) bool {
 	acked := pb.send(ctx, inst, p).Acked()
 	for try := 0; !acked && p.Key != "" && try < 3 && ctx.Err() == nil; try++ {
-		sleepCtx(ctx, 200*time.Millisecond)
+		clock.Sleep(ctx, 200*time.Millisecond)
 		acked = pb.send(ctx, p.RetryInstance, p).Acked()
 	}
 	for range p.Retries {
@@ -51,20 +60,20 @@ type publishBody struct {
 	Key   string          `json:"key,omitempty"`
 }
 
-func (pb *publisher) send(ctx context.Context, inst int, p PlannedPublish) Publish {
-	rec := Publish{Token: p.Token, Topic: p.Topic, Key: p.Key, Instance: inst, Start: pb.r.now()}
+func (pb *Publisher) send(ctx context.Context, inst int, p schedule.PlannedPublish) history.Publish {
+	rec := history.Publish{Token: p.Token, Topic: p.Topic, Key: p.Key, Instance: inst, Start: pb.clock.Now()}
 	defer func() {
-		rec.Done = pb.r.now()
+		rec.Done = pb.clock.Now()
 		pb.mu.Lock()
 		pb.log = append(pb.log, rec)
 		pb.mu.Unlock()
 	}()
-	body, err := json.Marshal(publishBody{Topic: p.Topic, Event: "m", Data: json.RawMessage(Payload(p.Token)), Key: p.Key})
+	body, err := json.Marshal(publishBody{Topic: p.Topic, Event: "m", Data: json.RawMessage(schedule.Payload(p.Token)), Key: p.Key})
 	if err != nil {
 		rec.Err = err.Error()
 		return rec
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pb.r.instances[inst].url()+"/publish", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pb.instances[inst].URL()+"/publish", bytes.NewReader(body))
 	if err != nil {
 		rec.Err = err.Error()
 		return rec
@@ -98,9 +107,13 @@ func (pb *publisher) send(ctx context.Context, inst int, p PlannedPublish) Publi
 	return rec
 }
 
-// attempts returns the log so far.
-func (pb *publisher) attempts() []Publish {
+// Attempts returns the log so far.
+func (pb *Publisher) Attempts() []history.Publish {
 	pb.mu.Lock()
 	defer pb.mu.Unlock()
-	return append([]Publish(nil), pb.log...)
+	return append([]history.Publish(nil), pb.log...)
 }
+
+// CloseIdleConnections closes the connections kept for the next publish,
+// so that the instances' sockets count only the clients'.
+func (pb *Publisher) CloseIdleConnections() { pb.cli.CloseIdleConnections() }

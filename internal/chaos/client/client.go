@@ -1,4 +1,7 @@
-package chaos
+// Package client is a chaos run's simulated SSE client: it runs one
+// ClientPlan as a chain of connections, each resuming with the last id
+// received, and records every connection into the chain the checker reads.
+package client
 
 import (
 	"bufio"
@@ -17,16 +20,31 @@ import (
 	"syscall"
 	"time"
 
+	"ssehub/internal/chaos/clock"
+	"ssehub/internal/chaos/gate"
+	"ssehub/internal/chaos/history"
+	"ssehub/internal/chaos/schedule"
+	"ssehub/internal/chaos/servers"
 	"ssehub/internal/sse"
 )
 
-// client runs one ClientPlan: a chain of connections, each resuming with
+// Env is what the clients of a run share with it.
+type Env struct {
+	Clock     clock.Clock
+	Instances []*servers.Instance
+	// Final is closed when the final phase begins: every client reads
+	// again and waits for its markers.
+	Final  <-chan struct{}
+	Bounds history.Bounds
+}
+
+// Client runs one ClientPlan: a chain of connections, each resuming with
 // the last id received, recorded into chain.
-type client struct {
-	plan  ClientPlan
-	r     *runner
+type Client struct {
+	plan  schedule.ClientPlan
+	env   Env
 	rng   *rand.Rand
-	chain *Chain
+	chain *history.Chain
 
 	// lastID and markersLeft belong to the reader of the current
 	// connection; connections follow each other, so there is one owner.
@@ -41,19 +59,37 @@ type client struct {
 	live atomic.Bool
 }
 
-func newClient(r *runner, plan ClientPlan) *client {
-	c := &client{plan: plan, r: r, rng: rand.New(rand.NewPCG(plan.Seed, uint64(plan.ID))),
-		chain:       &Chain{Client: plan.ID, Topics: plan.Topics, Behaviour: plan.Behaviour},
+// New is the client of plan in env; nothing runs until Run.
+func New(env Env, plan schedule.ClientPlan) *Client {
+	c := &Client{plan: plan, env: env, rng: rand.New(rand.NewPCG(plan.Seed, uint64(plan.ID))),
+		chain:       &history.Chain{Client: plan.ID, Topics: plan.Topics, Behaviour: plan.Behaviour},
 		markersLeft: map[string]bool{}, markersSeen: make(chan struct{}), gaveUp: make(chan struct{})}
 	for _, t := range plan.Topics {
-		c.markersLeft[MarkerToken(t)] = true
+		c.markersLeft[schedule.MarkerToken(t)] = true
 	}
 	return c
 }
 
-// run connects again and again until the final markers arrived or ctx ends.
-func (c *client) run(ctx context.Context) {
-	if !sleepCtx(ctx, c.plan.Start-c.r.now()) {
+// Chain is what the client recorded; read it once Run has returned.
+func (c *Client) Chain() *history.Chain { return c.chain }
+
+// MarkersSeen is closed once the client received the final marker of each
+// of its topics.
+func (c *Client) MarkersSeen() <-chan struct{} { return c.markersSeen }
+
+// GaveUp is closed when, in the final phase, the server refused the
+// client's request or never answered it.
+func (c *Client) GaveUp() <-chan struct{} { return c.gaveUp }
+
+// Waiting reports whether the client has yet to subscribe: it has no
+// stream, its markers have not all come and it did not give up.
+func (c *Client) Waiting() bool {
+	return !c.live.Load() && !isClosed(c.markersSeen) && !isClosed(c.gaveUp)
+}
+
+// Run connects again and again until the final markers arrived or ctx ends.
+func (c *Client) Run(ctx context.Context) {
+	if !clock.Sleep(ctx, c.plan.Start-c.env.Clock.Now()) {
 		return
 	}
 	next := 0
@@ -64,15 +100,15 @@ func (c *client) run(ctx context.Context) {
 			return
 		default:
 		}
-		if !c.r.instances[inst].up.Load() {
-			if len(c.r.instances) > 1 && c.rng.IntN(2) == 0 {
-				inst = (inst + 1) % len(c.r.instances)
+		if !c.env.Instances[inst].Up() {
+			if len(c.env.Instances) > 1 && c.rng.IntN(2) == 0 {
+				inst = (inst + 1) % len(c.env.Instances)
 			}
-			sleepCtx(ctx, 100*time.Millisecond)
+			clock.Sleep(ctx, 100*time.Millisecond)
 			continue
 		}
 		hop, ok := c.connect(ctx, inst, &next)
-		if last := c.chain.Conns[len(c.chain.Conns)-1]; isClosed(c.r.final) && refused(last) {
+		if last := c.chain.Conns[len(c.chain.Conns)-1]; isClosed(c.env.Final) && refused(last) {
 			// the server will not serve this client (its request is
 			// judged by that answer): do not hold up the final phase
 			close(c.gaveUp)
@@ -81,30 +117,30 @@ func (c *client) run(ctx context.Context) {
 		switch {
 		case hop >= 0:
 			inst = hop
-		case !ok && len(c.r.instances) > 1 && c.rng.IntN(2) == 0:
-			inst = (inst + 1) % len(c.r.instances)
+		case !ok && len(c.env.Instances) > 1 && c.rng.IntN(2) == 0:
+			inst = (inst + 1) % len(c.env.Instances)
 		}
-		sleepCtx(ctx, between(c.rng, 20*time.Millisecond, 300*time.Millisecond))
+		clock.Sleep(ctx, schedule.Between(c.rng, 20*time.Millisecond, 300*time.Millisecond))
 	}
 }
 
 // refused reports whether conn was answered with a client error or not at all.
-func refused(conn *Conn) bool {
-	return conn.End == EndNoAnswer || conn.End == EndStatus && conn.Status >= 400 && conn.Status < 500
+func refused(conn *history.Conn) bool {
+	return conn.End == history.EndNoAnswer || conn.End == history.EndStatus && conn.Status >= 400 && conn.Status < 500
 }
 
 // conn state shared by a connection's controller and its reader.
 type connState struct {
-	why   atomic.Pointer[End]
+	why   atomic.Pointer[history.End]
 	tcp   atomic.Pointer[net.TCPConn]
 	stop  context.CancelFunc
-	gate  atomic.Pointer[gate]
+	gate  atomic.Pointer[gate.Gate]
 	final atomic.Bool
 }
 
 // end closes the connection as why (the first reason wins); with rst the
 // close sends a reset instead of a FIN.
-func (s *connState) end(why End, rst bool) {
+func (s *connState) end(why history.End, rst bool) {
 	if !s.why.CompareAndSwap(nil, &why) {
 		return
 	}
@@ -115,7 +151,7 @@ func (s *connState) end(why End, rst bool) {
 		_ = t.Close()
 	}
 	if g := s.gate.Load(); g != nil {
-		g.close()
+		g.Close()
 	}
 	s.stop()
 }
@@ -123,9 +159,9 @@ func (s *connState) end(why End, rst bool) {
 // connect runs one connection to instance inst and the planned actions that
 // fall in it. It returns the instance to hop to (-1 for none) and whether
 // the connection got a stream.
-func (c *client) connect(ctx context.Context, inst int, next *int) (int, bool) {
-	in := c.r.instances[inst]
-	conn := &Conn{Instance: inst, Incarnation: -1, LastEventID: c.lastID, Start: c.r.now()}
+func (c *Client) connect(ctx context.Context, inst int, next *int) (int, bool) {
+	in := c.env.Instances[inst]
+	conn := &history.Conn{Instance: inst, Incarnation: -1, LastEventID: c.lastID, Start: c.env.Clock.Now()}
 	c.chain.Conns = append(c.chain.Conns, conn)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -143,25 +179,25 @@ func (c *client) connect(ctx context.Context, inst int, next *int) (int, bool) {
 	defer tr.CloseIdleConnections()
 	req, err := c.request(cctx, in)
 	if err != nil {
-		conn.End, conn.Err, conn.EndAt = EndDial, err.Error(), c.r.now()
+		conn.End, conn.Err, conn.EndAt = history.EndDial, err.Error(), c.env.Clock.Now()
 		return -1, false
 	}
 	// A server that never answers (a request body it waits for) must not
 	// hold the client: past the silence bound it is a silent connection.
-	noAnswer := time.AfterFunc(c.r.bounds.Silence, func() { st.end(EndNoAnswer, false) })
+	noAnswer := time.AfterFunc(c.env.Bounds.Silence, func() { st.end(history.EndNoAnswer, false) })
 	var resp *http.Response
-	if c.plan.Behaviour == HalfBody {
+	if c.plan.Behaviour == history.HalfBody {
 		resp, err = halfBodyGet(cctx, tr.DialContext, req)
 	} else {
 		resp, err = (&http.Client{Transport: tr}).Do(req)
 	}
 	noAnswer.Stop()
 	if err != nil {
-		conn.End, conn.Err, conn.EndAt = EndDial, err.Error(), c.r.now()
+		conn.End, conn.Err, conn.EndAt = history.EndDial, err.Error(), c.env.Clock.Now()
 		if why := st.why.Load(); why != nil {
 			conn.End = *why
 		} else if st.tcp.Load() != nil {
-			conn.End = EndReset
+			conn.End = history.EndReset
 		}
 		return -1, false
 	}
@@ -169,25 +205,25 @@ func (c *client) connect(ctx context.Context, inst int, next *int) (int, bool) {
 	conn.Status = resp.StatusCode
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		conn.End, conn.Err, conn.EndAt = EndStatus, string(body), c.r.now()
+		conn.End, conn.Err, conn.EndAt = history.EndStatus, string(body), c.env.Clock.Now()
 		return -1, false
 	}
-	g := newGate(resp.Body, c.r.now, min(c.r.bounds.Silence/2, c.r.bounds.EndAfterKill/2))
+	g := gate.New(resp.Body, c.env.Clock.Now, min(c.env.Bounds.Silence/2, c.env.Bounds.EndAfterKill/2))
 	st.gate.Store(g)
 	done := make(chan struct{})
 	go c.read(conn, in, g, st, done)
 	hop := c.control(ctx, st, g, next, done)
-	g.record(conn)
+	g.Record(conn)
 	c.live.Store(false)
 	return hop, true
 }
 
-func (c *client) request(ctx context.Context, in *instance) (*http.Request, error) {
+func (c *Client) request(ctx context.Context, in *servers.Instance) (*http.Request, error) {
 	q := url.Values{"topic": c.plan.Topics}
 	if c.lastID != "" && c.plan.Query {
 		q.Set("lastEventId", c.lastID)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.url()+"/sse?"+q.Encode(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.URL()+"/sse?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +236,7 @@ func (c *client) request(ctx context.Context, in *instance) (*http.Request, erro
 
 // smallRcvBuf gives the socket of a client planned with RcvBuf a small
 // receive buffer, so its stalls fill the server's socket with little data.
-func (c *client) smallRcvBuf(_, _ string, raw syscall.RawConn) error {
+func (c *Client) smallRcvBuf(_, _ string, raw syscall.RawConn) error {
 	if c.plan.RcvBuf == 0 {
 		return nil
 	}
@@ -248,9 +284,9 @@ func halfBodyGet(ctx context.Context, dial func(context.Context, string, string)
 // control runs the connection's planned actions until its reader is done.
 // A read blocked for twice the silence bound is given up (the violation is
 // recorded by the wait; giving up only bounds the run).
-func (c *client) control(ctx context.Context, st *connState, g *gate, next *int, done <-chan struct{}) int {
+func (c *Client) control(ctx context.Context, st *connState, g *gate.Gate, next *int, done <-chan struct{}) int {
 	hop := -1
-	final := c.r.final
+	final := c.env.Final
 	watchdog := time.NewTicker(250 * time.Millisecond)
 	defer watchdog.Stop()
 	actions := c.plan.Actions
@@ -259,7 +295,7 @@ func (c *client) control(ctx context.Context, st *connState, g *gate, next *int,
 		var due <-chan time.Time
 		var timer *time.Timer
 		if !st.final.Load() && *next < len(actions) {
-			timer = time.NewTimer(max(0, actions[*next].At-c.r.now()))
+			timer = time.NewTimer(max(0, actions[*next].At-c.env.Clock.Now()))
 			due = timer.C
 		}
 		stop := func() {
@@ -274,39 +310,39 @@ func (c *client) control(ctx context.Context, st *connState, g *gate, next *int,
 		case <-due:
 			a := actions[*next]
 			*next++
-			if a.Kind != ActStall && c.r.now()-a.At > time.Second {
+			if a.Kind != schedule.ActStall && c.env.Clock.Now()-a.At > time.Second {
 				continue // planned while it was not connected
 			}
 			switch a.Kind {
-			case ActStall:
-				if left := a.At + a.For - c.r.now(); left > 0 {
-					g.pause(left)
+			case schedule.ActStall:
+				if left := a.At + a.For - c.env.Clock.Now(); left > 0 {
+					g.Pause(left)
 				}
-			case ActClose:
-				st.end(EndClient, false)
-			case ActReset:
-				st.end(EndClient, true)
-			case ActHop:
+			case schedule.ActClose:
+				st.end(history.EndClient, false)
+			case schedule.ActReset:
+				st.end(history.EndClient, true)
+			case schedule.ActHop:
 				hop = a.Instance
-				st.end(EndClient, false)
+				st.end(history.EndClient, false)
 			}
 		case <-final:
 			stop()
 			final = nil
 			st.final.Store(true)
-			g.resume()
+			g.Resume()
 		case <-seen:
 			stop()
 			seen = nil
-			st.end(EndRunOver, false)
+			st.end(history.EndRunOver, false)
 		case <-over:
 			stop()
 			over = nil
-			st.end(EndRunOver, false)
+			st.end(history.EndRunOver, false)
 		case <-watchdog.C:
 			stop()
-			if g.blocked() > 2*c.r.bounds.Silence {
-				st.end(EndWatchdog, false)
+			if g.Blocked() > 2*c.env.Bounds.Silence {
+				st.end(history.EndWatchdog, false)
 			}
 		}
 	}
@@ -314,29 +350,29 @@ func (c *client) control(ctx context.Context, st *connState, g *gate, next *int,
 
 // read parses the stream and records every event; the first frame (the
 // preamble's comment) marks the subscription and names the process.
-func (c *client) read(conn *Conn, in *instance, g *gate, st *connState, done chan<- struct{}) {
+func (c *Client) read(conn *history.Conn, in *servers.Instance, g *gate.Gate, st *connState, done chan<- struct{}) {
 	defer close(done)
-	if isClosed(c.r.final) {
+	if isClosed(c.env.Final) {
 		st.final.Store(true)
 	}
 	r := sse.NewReader(g)
 	for {
 		f, err := r.Next()
 		conn.Retries = r.Retries
-		now := c.r.now()
+		now := c.env.Clock.Now()
 		if err != nil {
 			conn.End, conn.Err = classify(err, st.why.Load())
 			conn.EndAt = now
 			return
 		}
 		if conn.Ready == 0 {
-			conn.Ready, conn.Incarnation = now, int(in.inc.Load())
+			conn.Ready, conn.Incarnation = now, in.Incarnation()
 			c.live.Store(true)
 		}
 		if f.IsComment {
 			continue
 		}
-		fr := Frame{At: now, ID: f.ID, Event: f.Event}
+		fr := history.Frame{At: now, ID: f.ID, Event: f.Event}
 		switch f.Event {
 		case "reset":
 			var body struct{ Reason string }
@@ -345,8 +381,8 @@ func (c *client) read(conn *Conn, in *instance, g *gate, st *connState, done cha
 		case "tick":
 		default:
 			// a copy: a slice of the data would keep every payload alive
-			fr.Token = strings.Clone(TokenOf(f.Data))
-			fr.Corrupt = f.Data != Payload(fr.Token)
+			fr.Token = strings.Clone(schedule.TokenOf(f.Data))
+			fr.Corrupt = f.Data != schedule.Payload(fr.Token)
 		}
 		conn.Frames = append(conn.Frames, fr)
 		if f.HasID {
@@ -366,31 +402,26 @@ func (c *client) read(conn *Conn, in *instance, g *gate, st *connState, done cha
 
 // classify names how a stream ended: by the client (why), or by the server
 // with a terminated body, a close without one, or a reset.
-func classify(err error, why *End) (End, string) {
+func classify(err error, why *history.End) (history.End, string) {
 	if why != nil {
 		return *why, ""
 	}
 	switch {
 	case errors.Is(err, io.EOF):
-		return EndEOF, ""
+		return history.EndEOF, ""
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return EndTruncated, err.Error()
+		return history.EndTruncated, err.Error()
 	case errors.Is(err, syscall.ECONNRESET):
-		return EndReset, ""
+		return history.EndReset, ""
 	}
-	return EndReset, err.Error()
+	return history.EndReset, err.Error()
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-t.C:
+	case <-ch:
 		return true
-	case <-ctx.Done():
+	default:
 		return false
 	}
 }

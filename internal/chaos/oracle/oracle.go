@@ -1,0 +1,170 @@
+// Package oracle holds the event rules of the contract: the publish log,
+// indexed, against what each chain received. It checks the log on its own
+// (one id per publish, one publish per id), then each chain (order, gaps,
+// resets, phantoms, bytes, double delivery, the final markers) and each
+// stream the server ended of a client that kept reading.
+package oracle
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"ssehub/internal/chaos/history"
+	"ssehub/internal/chaos/violation"
+	"ssehub/internal/eventid"
+)
+
+// acked is one acknowledged event of the publish log.
+type acked struct {
+	id    eventid.ID
+	text  string
+	token string
+	start time.Duration // when the acknowledged attempt started
+	done  time.Duration
+}
+
+// Oracle is the publish log indexed for the chain checks.
+type Oracle struct {
+	h       *history.History
+	byTopic map[string][]acked // sorted by id
+	byToken map[string]acked
+	dones   []time.Duration   // when each acknowledged event was acked, sorted
+	topicOf map[string]string // token → topic, every attempt (acked or not)
+	// firstTry: when the token's first attempt started; its first copy was
+	// appended after that.
+	firstTry map[string]time.Duration
+	losses   []history.Interval // faults that may lose history, from start to back
+}
+
+// New indexes the publish log and checks it on its own: one id is
+// never acknowledged for two tokens (a key leaking across topics does that),
+// and one token (one idempotent publish) is never acknowledged with two ids
+// while its key is in history.
+func New(h *history.History) (*Oracle, []violation.Violation) {
+	o := &Oracle{h: h, byTopic: map[string][]acked{}, byToken: map[string]acked{}, topicOf: map[string]string{},
+		firstTry: map[string]time.Duration{}}
+	for _, f := range h.Faults {
+		if f.Kind.LosesHistory(h.Mode) {
+			// A FLUSHALL or a restore takes effect somewhere between
+			// the fault's start and its end.
+			o.losses = append(o.losses, history.Interval{From: f.At, To: max(f.At, f.Restarted)})
+		}
+	}
+	var out []violation.Violation
+	tokenOfID := map[string]history.Publish{}
+	idsOfToken := map[string]history.Publish{}
+	// The log is in order of answers, not of the server's decisions: an
+	// answer that created the event comes before one that found it a
+	// duplicate, so the id goes to the publish that created it.
+	pubs := slices.Clone(h.Publishes)
+	slices.SortStableFunc(pubs, func(a, b history.Publish) int {
+		switch {
+		case a.Dup == b.Dup:
+			return 0
+		case b.Dup:
+			return -1
+		}
+		return 1
+	})
+	for _, p := range pubs {
+		o.topicOf[p.Token] = p.Topic
+		if at, ok := o.firstTry[p.Token]; !ok || p.Start < at {
+			o.firstTry[p.Token] = p.Start
+		}
+		if !p.Acked() {
+			continue
+		}
+		id, err := eventid.Parse(p.ID)
+		if err != nil {
+			out = append(out, violation.Violation{Kind: violation.AckMismatch, Client: -1, Conn: -1, Frame: -1, At: p.Done,
+				IDs: []string{p.ID}, Detail: fmt.Sprintf("publish %s acknowledged with a malformed id %q", p.Token, p.ID)})
+			continue
+		}
+		if first, ok := tokenOfID[p.ID]; ok && first.Token != p.Token {
+			out = append(out, violation.Violation{Kind: violation.AckMismatch, Client: -1, Conn: -1, Frame: -1, At: p.Done,
+				IDs: []string{p.ID}, Detail: fmt.Sprintf("id %s acknowledged for publish %s (topic %s, key %q) and for %s (topic %s, key %q)",
+					p.ID, first.Token, first.Topic, first.Key, p.Token, p.Topic, p.Key)})
+			continue
+		}
+		if first, ok := idsOfToken[p.Token]; ok && first.ID != p.ID {
+			// Each append ran somewhere within its attempt: a loss from the
+			// first's start to the second's end may lie between them.
+			if !o.excused(first.Start, p.Done) {
+				out = append(out, violation.Violation{Kind: violation.Double, Client: -1, Conn: -1, Frame: -1, At: p.Done,
+					IDs: []string{first.ID, p.ID}, Detail: fmt.Sprintf("publish %s (key %q) acknowledged as %s and again as %s",
+						p.Token, p.Key, first.ID, p.ID)})
+			}
+			continue
+		}
+		if _, ok := tokenOfID[p.ID]; ok {
+			continue // a retry answered with the same id: one event
+		}
+		tokenOfID[p.ID], idsOfToken[p.Token] = p, p
+		e := acked{id: id, text: p.ID, token: p.Token, start: p.Start, done: p.Done}
+		o.byTopic[p.Topic] = append(o.byTopic[p.Topic], e)
+		o.byToken[p.Token] = e
+		o.dones = append(o.dones, p.Done)
+	}
+	slices.Sort(o.dones)
+	for t := range o.byTopic {
+		slices.SortFunc(o.byTopic[t], func(a, b acked) int { return cmpID(a.id, b.id) })
+	}
+	return o, out
+}
+
+func cmpID(a, b eventid.ID) int {
+	switch {
+	case a.Less(b):
+		return -1
+	case b.Less(a):
+		return 1
+	}
+	return 0
+}
+
+// excused reports whether a key used at from may have left history by to:
+// a fault that loses history came between, or more events than history
+// holds were published between (ticks counted at one a second).
+func (o *Oracle) excused(from, to time.Duration) bool {
+	for _, l := range o.losses {
+		if l.To >= from && l.From <= to {
+			return true
+		}
+	}
+	return o.published(from, to) >= o.h.Bounds.ReplaySize
+}
+
+// published counts the events acknowledged between from and to, ticks
+// included at one a second.
+func (o *Oracle) published(from, to time.Duration) int {
+	lo, _ := slices.BinarySearch(o.dones, from)
+	hi, _ := slices.BinarySearch(o.dones, to)
+	return hi - lo + int((to-from)/time.Second)
+}
+
+// between returns the acknowledged events of topics with lo < id < hi (no
+// lower bound when lo is nil) whose acknowledged attempt started after since.
+func (o *Oracle) between(topics []string, lo *eventid.ID, hi *eventid.ID, since time.Duration) []acked {
+	var out []acked
+	for _, t := range topics {
+		evs := o.byTopic[t]
+		from := 0
+		if lo != nil {
+			from, _ = slices.BinarySearchFunc(evs, *lo, func(e acked, id eventid.ID) int { return cmpID(e.id, id) })
+		}
+		for _, e := range evs[from:] {
+			if lo != nil && !lo.Less(e.id) {
+				continue
+			}
+			if hi != nil && !e.id.Less(*hi) {
+				break
+			}
+			if e.start > since {
+				out = append(out, e)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b acked) int { return cmpID(a.id, b.id) })
+	return out
+}
