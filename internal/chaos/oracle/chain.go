@@ -11,7 +11,7 @@ import (
 	"ssehub/internal/eventid"
 )
 
-// chainState walks one chain's events in order.
+// chainState is what the walk of a chain knows of its events so far.
 type chainState struct {
 	last      *eventid.ID
 	lastText  string
@@ -33,90 +33,144 @@ type seenAt struct {
 // between. With no id yet (a fresh subscription), the events owed are those
 // whose publish started after the connection's preamble arrived.
 func (o *Oracle) Chain(c *history.Chain) []violation.Violation {
-	var out []violation.Violation
-	st := chainState{tokens: map[string]seenAt{}, markers: map[string]bool{}}
-	subscribed := time.Duration(-1)
-	v := func(kind violation.Kind, ci, fi int, at time.Duration, ids []string, format string, args ...any) {
-		out = append(out, violation.Violation{Kind: kind, Client: c.Client, Conn: ci, Frame: fi, At: at, IDs: ids,
-			Detail: fmt.Sprintf(format, args...)})
-	}
+	w := &chainWalk{o: o, c: c, st: chainState{tokens: map[string]seenAt{}, markers: map[string]bool{}}, subscribed: -1}
 	for ci, conn := range c.Conns {
-		if st.last == nil && conn.Ready > 0 {
-			subscribed = conn.Ready
+		if w.st.last == nil && conn.Ready > 0 {
+			w.subscribed = conn.Ready
 		}
 		for fi, f := range conn.Frames {
-			if f.IsReset() {
-				st.resetSeen = true
-				if st.last != nil && conn.LastEventID == st.lastText && o.retained(st, conn, f.At) {
-					v(violation.Needless, ci, fi, f.At, []string{st.lastText}, "reset %q for %s, which the server still had (sent by %d#%d at %v)",
-						f.Reason, st.lastText, conn.Instance, st.lastInc, st.lastAt.Round(time.Millisecond))
-				}
-				continue
-			}
-			if f.Event == "tick" {
-				continue
-			}
-			id, err := eventid.Parse(f.ID)
-			if err != nil {
-				v(violation.Phantom, ci, fi, f.At, []string{f.ID}, "event with malformed id %q", f.ID)
-				continue
-			}
-			topic, known := o.topicOf[f.Token]
-			switch {
-			case !known:
-				v(violation.Phantom, ci, fi, f.At, []string{f.ID}, "event %s carries token %q that no publisher sent", f.ID, f.Token)
-			case !slices.Contains(c.Topics, topic):
-				v(violation.Phantom, ci, fi, f.At, []string{f.ID}, "event %s is on topic %s, not subscribed (%v)", f.ID, topic, c.Topics)
-			}
-			if f.Corrupt {
-				v(violation.Corrupt, ci, fi, f.At, []string{f.ID}, "event %s: data differs from what publish %s sent", f.ID, f.Token)
-			}
-			if st.last != nil && !st.last.Less(id) {
-				kind := violation.Order
-				if *st.last == id {
-					kind = violation.Duplicate
-				}
-				v(kind, ci, fi, f.At, []string{st.lastText, f.ID}, "event %s after %s", f.ID, st.lastText)
-				continue
-			}
-			// The first copy was appended after the token's first try, maybe
-			// well before this client read it: a loss since then excuses.
-			if prev, ok := st.tokens[f.Token]; ok && !o.excused(min(prev.at, o.firstTry[f.Token]), f.At) {
-				v(violation.Double, ci, fi, f.At, []string{prev.id, f.ID}, "publish %s delivered as %s and again as %s", f.Token, prev.id, f.ID)
-			}
-			if !st.resetSeen {
-				hi := id
-				if missing := o.between(c.Topics, st.last, &hi, sinceFor(st.last, subscribed)); len(missing) > 0 {
-					v(violation.Gap, ci, fi, f.At, gapIDs(st.lastText, f.ID, missing),
-						"%d acknowledged event(s) missing between %s and %s with no reset: %s",
-						len(missing), orStart(st.lastText), f.ID, listIDs(missing))
-				}
-			}
-			st.resetSeen = false
-			st.last, st.lastText, st.lastInc, st.lastAt = &id, f.ID, conn.Incarnation, f.At
-			if e, ok := o.byToken[f.Token]; ok {
-				st.lastAt = min(f.At, e.start) // a slow reader gets it long after it was published
-			}
-			st.tokens[f.Token] = seenAt{id: f.ID, at: f.At}
-			st.markers[f.Token] = true
+			w.ci, w.fi = ci, fi
+			w.frame(conn, f)
 		}
 	}
-	for _, t := range c.Topics {
-		m, ok := o.h.Markers[t]
-		if !ok || st.markers[m] || !subscribedAtEnd(c, o.h.QuiesceAt) {
+	w.finalMarkers()
+	return w.out
+}
+
+// chainWalk applies the per-chain rules to one chain's frames in order.
+type chainWalk struct {
+	o  *Oracle
+	c  *history.Chain
+	st chainState
+	// subscribed is when the chain subscribed while it held no id (-1
+	// before): the events owed start there.
+	subscribed time.Duration
+	ci, fi     int // where the frame being checked is
+	out        []violation.Violation
+}
+
+// add reports a violation at the frame being checked.
+func (w *chainWalk) add(kind violation.Kind, at time.Duration, ids []string, format string, args ...any) {
+	w.out = append(w.out, violation.Violation{Kind: kind, Client: w.c.Client, Conn: w.ci, Frame: w.fi, At: at, IDs: ids,
+		Detail: fmt.Sprintf(format, args...)})
+}
+
+// frame checks f, received on conn, against what the chain received before.
+func (w *chainWalk) frame(conn *history.Conn, f history.Frame) {
+	if f.IsReset() {
+		w.reset(conn, f)
+		return
+	}
+	if f.Event == "tick" {
+		return
+	}
+	id, err := eventid.Parse(f.ID)
+	if err != nil {
+		w.add(violation.Phantom, f.At, []string{f.ID}, "event with malformed id %q", f.ID)
+		return
+	}
+	w.origin(f)
+	if w.st.last != nil && !w.st.last.Less(id) {
+		kind := violation.Order
+		if *w.st.last == id {
+			kind = violation.Duplicate
+		}
+		w.add(kind, f.At, []string{w.st.lastText, f.ID}, "event %s after %s", f.ID, w.st.lastText)
+		return
+	}
+	w.once(f)
+	if !w.st.resetSeen {
+		w.gap(f, id)
+	}
+	w.advance(conn, f, id)
+}
+
+// reset excuses the next gap, and is needless when conn resumed from an
+// id the server surely still had.
+func (w *chainWalk) reset(conn *history.Conn, f history.Frame) {
+	w.st.resetSeen = true
+	if w.st.last != nil && conn.LastEventID == w.st.lastText && w.o.retained(w.st, conn, f.At) {
+		w.add(violation.Needless, f.At, []string{w.st.lastText}, "reset %q for %s, which the server still had (sent by %d#%d at %v)",
+			f.Reason, w.st.lastText, conn.Instance, w.st.lastInc, w.st.lastAt.Round(time.Millisecond))
+	}
+}
+
+// origin checks that f was published, on a topic of the chain, with the
+// bytes it carries.
+func (w *chainWalk) origin(f history.Frame) {
+	topic, known := w.o.topicOf[f.Token]
+	switch {
+	case !known:
+		w.add(violation.Phantom, f.At, []string{f.ID}, "event %s carries token %q that no publisher sent", f.ID, f.Token)
+	case !slices.Contains(w.c.Topics, topic):
+		w.add(violation.Phantom, f.At, []string{f.ID}, "event %s is on topic %s, not subscribed (%v)", f.ID, topic, w.c.Topics)
+	}
+	if f.Corrupt {
+		w.add(violation.Corrupt, f.At, []string{f.ID}, "event %s: data differs from what publish %s sent", f.ID, f.Token)
+	}
+}
+
+// once checks that f's publish did not reach the chain before as another
+// event. The first copy was appended after the token's first try, maybe
+// well before this client read it: a loss since then excuses.
+func (w *chainWalk) once(f history.Frame) {
+	if prev, ok := w.st.tokens[f.Token]; ok && !w.o.excused(min(prev.at, w.o.firstTry[f.Token]), f.At) {
+		w.add(violation.Double, f.At, []string{prev.id, f.ID}, "publish %s delivered as %s and again as %s", f.Token, prev.id, f.ID)
+	}
+}
+
+// gap checks that no acknowledged event of the chain's topics lies between
+// the chain's last event (or its subscription) and f, whose id is id.
+func (w *chainWalk) gap(f history.Frame, id eventid.ID) {
+	hi := id
+	if missing := w.o.between(w.c.Topics, w.st.last, &hi, sinceFor(w.st.last, w.subscribed)); len(missing) > 0 {
+		w.add(violation.Gap, f.At, gapIDs(w.st.lastText, f.ID, missing),
+			"%d acknowledged event(s) missing between %s and %s with no reset: %s",
+			len(missing), orStart(w.st.lastText), f.ID, listIDs(missing))
+	}
+}
+
+// advance makes f, with id id and received on conn, the chain's last event.
+func (w *chainWalk) advance(conn *history.Conn, f history.Frame, id eventid.ID) {
+	st := &w.st
+	st.resetSeen = false
+	st.last, st.lastText, st.lastInc, st.lastAt = &id, f.ID, conn.Incarnation, f.At
+	if e, ok := w.o.byToken[f.Token]; ok {
+		st.lastAt = min(f.At, e.start) // a slow reader gets it long after it was published
+	}
+	st.tokens[f.Token] = seenAt{id: f.ID, at: f.At}
+	st.markers[f.Token] = true
+}
+
+// finalMarkers checks that a chain served in the final phase received the
+// final marker of each of its topics; one missing is reported with the
+// events the chain was owed after its last one.
+func (w *chainWalk) finalMarkers() {
+	for _, t := range w.c.Topics {
+		m, ok := w.o.h.Markers[t]
+		if !ok || w.st.markers[m] || !subscribedAtEnd(w.c, w.o.h.QuiesceAt) {
 			continue
 		}
-		missing := o.between(c.Topics, st.last, nil, sinceFor(st.last, subscribed))
-		ci := len(c.Conns) - 1
-		at := o.h.QuiesceAt
-		if ci >= 0 {
-			at = c.Conns[ci].EndAt
+		missing := w.o.between(w.c.Topics, w.st.last, nil, sinceFor(w.st.last, w.subscribed))
+		w.ci, w.fi = len(w.c.Conns)-1, -1
+		at := w.o.h.QuiesceAt
+		if w.ci >= 0 {
+			at = w.c.Conns[w.ci].EndAt
 		}
-		v(violation.Undelivered, ci, -1, at, gapIDs(st.lastText, "", missing),
+		w.add(violation.Undelivered, at, gapIDs(w.st.lastText, "", missing),
 			"the final marker of %s never arrived; after %s, %d acknowledged event(s) were not delivered: %s",
-			t, orStart(st.lastText), len(missing), listIDs(missing))
+			t, orStart(w.st.lastText), len(missing), listIDs(missing))
 	}
-	return out
 }
 
 // subscribedAtEnd reports whether the chain had a stream in the final phase:

@@ -43,21 +43,43 @@ type Oracle struct {
 // while its key is in history.
 func New(h *history.History) (*Oracle, []violation.Violation) {
 	o := &Oracle{h: h, byTopic: map[string][]acked{}, byToken: map[string]acked{}, topicOf: map[string]string{},
-		firstTry: map[string]time.Duration{}}
-	for _, f := range h.Faults {
-		if f.Kind.LosesHistory(h.Mode) {
-			// A FLUSHALL or a restore takes effect somewhere between
-			// the fault's start and its end.
-			o.losses = append(o.losses, history.Interval{From: f.At, To: max(f.At, f.Restarted)})
+		firstTry: map[string]time.Duration{}, losses: losses(h)}
+	var out []violation.Violation
+	seen := ackSeen{byID: map[string]history.Publish{}, byToken: map[string]history.Publish{}}
+	for _, p := range creatorsFirst(h.Publishes) {
+		o.tried(p)
+		if !p.Acked() {
+			continue
+		}
+		if v := o.ack(seen, p); v != nil {
+			out = append(out, *v)
 		}
 	}
-	var out []violation.Violation
-	tokenOfID := map[string]history.Publish{}
-	idsOfToken := map[string]history.Publish{}
-	// The log is in order of answers, not of the server's decisions: an
-	// answer that created the event comes before one that found it a
-	// duplicate, so the id goes to the publish that created it.
-	pubs := slices.Clone(h.Publishes)
+	slices.Sort(o.dones)
+	for t := range o.byTopic {
+		slices.SortFunc(o.byTopic[t], func(a, b acked) int { return cmpID(a.id, b.id) })
+	}
+	return o, out
+}
+
+// losses are the faults of h that may lose history, each from its start to
+// its end: a FLUSHALL or a restore takes effect somewhere between.
+func losses(h *history.History) []history.Interval {
+	var out []history.Interval
+	for _, f := range h.Faults {
+		if f.Kind.LosesHistory(h.Mode) {
+			out = append(out, history.Interval{From: f.At, To: max(f.At, f.Restarted)})
+		}
+	}
+	return out
+}
+
+// creatorsFirst orders the log for indexing. The log is in order of
+// answers, not of the server's decisions: an answer that created the event
+// comes before one that found it a duplicate, so the id goes to the publish
+// that created it.
+func creatorsFirst(log []history.Publish) []history.Publish {
+	pubs := slices.Clone(log)
 	slices.SortStableFunc(pubs, func(a, b history.Publish) int {
 		switch {
 		case a.Dup == b.Dup:
@@ -67,50 +89,58 @@ func New(h *history.History) (*Oracle, []violation.Violation) {
 		}
 		return 1
 	})
-	for _, p := range pubs {
-		o.topicOf[p.Token] = p.Topic
-		if at, ok := o.firstTry[p.Token]; !ok || p.Start < at {
-			o.firstTry[p.Token] = p.Start
-		}
-		if !p.Acked() {
-			continue
-		}
-		id, err := eventid.Parse(p.ID)
-		if err != nil {
-			out = append(out, violation.Violation{Kind: violation.AckMismatch, Client: -1, Conn: -1, Frame: -1, At: p.Done,
-				IDs: []string{p.ID}, Detail: fmt.Sprintf("publish %s acknowledged with a malformed id %q", p.Token, p.ID)})
-			continue
-		}
-		if first, ok := tokenOfID[p.ID]; ok && first.Token != p.Token {
-			out = append(out, violation.Violation{Kind: violation.AckMismatch, Client: -1, Conn: -1, Frame: -1, At: p.Done,
-				IDs: []string{p.ID}, Detail: fmt.Sprintf("id %s acknowledged for publish %s (topic %s, key %q) and for %s (topic %s, key %q)",
-					p.ID, first.Token, first.Topic, first.Key, p.Token, p.Topic, p.Key)})
-			continue
-		}
-		if first, ok := idsOfToken[p.Token]; ok && first.ID != p.ID {
-			// Each append ran somewhere within its attempt: a loss from the
-			// first's start to the second's end may lie between them.
-			if !o.excused(first.Start, p.Done) {
-				out = append(out, violation.Violation{Kind: violation.Double, Client: -1, Conn: -1, Frame: -1, At: p.Done,
-					IDs: []string{first.ID, p.ID}, Detail: fmt.Sprintf("publish %s (key %q) acknowledged as %s and again as %s",
-						p.Token, p.Key, first.ID, p.ID)})
-			}
-			continue
-		}
-		if _, ok := tokenOfID[p.ID]; ok {
-			continue // a retry answered with the same id: one event
-		}
-		tokenOfID[p.ID], idsOfToken[p.Token] = p, p
-		e := acked{id: id, text: p.ID, token: p.Token, start: p.Start, done: p.Done}
-		o.byTopic[p.Topic] = append(o.byTopic[p.Topic], e)
-		o.byToken[p.Token] = e
-		o.dones = append(o.dones, p.Done)
+	return pubs
+}
+
+// tried indexes an attempt, acknowledged or not: its token's topic and
+// first try.
+func (o *Oracle) tried(p history.Publish) {
+	o.topicOf[p.Token] = p.Topic
+	if at, ok := o.firstTry[p.Token]; !ok || p.Start < at {
+		o.firstTry[p.Token] = p.Start
 	}
-	slices.Sort(o.dones)
-	for t := range o.byTopic {
-		slices.SortFunc(o.byTopic[t], func(a, b acked) int { return cmpID(a.id, b.id) })
+}
+
+// ackSeen is the acknowledgements indexed so far, by id and by token.
+type ackSeen struct {
+	byID, byToken map[string]history.Publish
+}
+
+// ack indexes the acknowledged attempt p as an event, unless it is a retry
+// answered with the same id or contradicts an earlier acknowledgement:
+// that is a violation, unless a loss of history excuses it.
+func (o *Oracle) ack(seen ackSeen, p history.Publish) *violation.Violation {
+	id, err := eventid.Parse(p.ID)
+	if err != nil {
+		return logViolation(violation.AckMismatch, p, []string{p.ID}, "publish %s acknowledged with a malformed id %q", p.Token, p.ID)
 	}
-	return o, out
+	if first, ok := seen.byID[p.ID]; ok && first.Token != p.Token {
+		return logViolation(violation.AckMismatch, p, []string{p.ID}, "id %s acknowledged for publish %s (topic %s, key %q) and for %s (topic %s, key %q)",
+			p.ID, first.Token, first.Topic, first.Key, p.Token, p.Topic, p.Key)
+	}
+	if first, ok := seen.byToken[p.Token]; ok && first.ID != p.ID {
+		// Each append ran somewhere within its attempt: a loss from the
+		// first's start to the second's end may lie between them.
+		if o.excused(first.Start, p.Done) {
+			return nil
+		}
+		return logViolation(violation.Double, p, []string{first.ID, p.ID}, "publish %s (key %q) acknowledged as %s and again as %s",
+			p.Token, p.Key, first.ID, p.ID)
+	}
+	if _, ok := seen.byID[p.ID]; ok {
+		return nil // a retry answered with the same id: one event
+	}
+	seen.byID[p.ID], seen.byToken[p.Token] = p, p
+	e := acked{id: id, text: p.ID, token: p.Token, start: p.Start, done: p.Done}
+	o.byTopic[p.Topic] = append(o.byTopic[p.Topic], e)
+	o.byToken[p.Token] = e
+	o.dones = append(o.dones, p.Done)
+	return nil
+}
+
+// logViolation is a violation of the publish log alone, at p's answer.
+func logViolation(kind violation.Kind, p history.Publish, ids []string, format string, args ...any) *violation.Violation {
+	return &violation.Violation{Kind: kind, Client: -1, Conn: -1, Frame: -1, At: p.Done, IDs: ids, Detail: fmt.Sprintf(format, args...)}
 }
 
 func cmpID(a, b eventid.ID) int {
