@@ -77,36 +77,45 @@ func checkFaults(h *history.History) []violation.Violation {
 		}
 		for _, c := range h.Chains {
 			for ci, conn := range c.Conns {
-				if conn.Instance != f.Instance || conn.Incarnation != f.Incarnation || conn.Ready == 0 || conn.Ready > f.At {
-					continue
-				}
-				if conn.EndAt != 0 && conn.EndAt < f.At {
-					continue
-				}
-				// The end comes after whatever the kernel still held for the
-				// client, so a slow reader sees it late: the rule is that a
-				// client reading after the fault never waits long for bytes.
-				if waited := conn.WaitAfter(conn.ResumedAt(f.At)); waited > bound || conn.End == history.EndOpen || conn.End == history.EndWatchdog {
-					out = append(out, violation.Violation{Kind: violation.NotEnded, Client: c.Client, Conn: ci, Frame: conn.FrameAt(f.At), At: f.At,
-						Detail: fmt.Sprintf("%s of instance %d#%d: the stream stayed open, the client reading from %v waited %v for bytes (bound %v; ended %q at %v)",
-							f.Kind, f.Instance, f.Incarnation, conn.ResumedAt(f.At).Round(time.Millisecond), waited.Round(time.Millisecond),
-							bound, conn.End, conn.EndAt.Round(time.Millisecond))})
-					continue
-				}
-				if !conn.End.ServerEnded() {
-					continue // the client left first
-				}
-				// A slow reader may be megabytes behind: its final write can
-				// outlast the shutdown wait, and a cut is then right.
-				if f.Kind == history.FaultTerm && c.Behaviour != history.Slow && conn.Reading(f.At, conn.EndAt) && (conn.End != history.EndEOF || conn.Retries < 2) {
-					out = append(out, violation.Violation{Kind: violation.Unclean, Client: c.Client, Conn: ci, Frame: conn.FrameAt(f.At), At: conn.EndAt,
-						Detail: fmt.Sprintf("SIGTERM of instance %d#%d ended a reading stream with %q after %d retry line(s), want a final retry and end of body",
-							f.Instance, f.Incarnation, conn.End, conn.Retries)})
+				if v, ok := checkEnd(c, ci, conn, f, bound); ok {
+					out = append(out, v)
 				}
 			}
 		}
 	}
 	return out
+}
+
+// checkEnd applies the fault rules to one connection: if it was subscribed
+// to the process f hit and still open then, it ended within bound and,
+// after SIGTERM, cleanly.
+func checkEnd(c *history.Chain, ci int, conn *history.Conn, f history.Fault, bound time.Duration) (violation.Violation, bool) {
+	if conn.Instance != f.Instance || conn.Incarnation != f.Incarnation || conn.Ready == 0 || conn.Ready > f.At {
+		return violation.Violation{}, false
+	}
+	if conn.EndAt != 0 && conn.EndAt < f.At {
+		return violation.Violation{}, false
+	}
+	// The end comes after whatever the kernel still held for the
+	// client, so a slow reader sees it late: the rule is that a
+	// client reading after the fault never waits long for bytes.
+	if waited := conn.WaitAfter(conn.ResumedAt(f.At)); waited > bound || conn.End == history.EndOpen || conn.End == history.EndWatchdog {
+		return violation.Violation{Kind: violation.NotEnded, Client: c.Client, Conn: ci, Frame: conn.FrameAt(f.At), At: f.At,
+			Detail: fmt.Sprintf("%s of instance %d#%d: the stream stayed open, the client reading from %v waited %v for bytes (bound %v; ended %q at %v)",
+				f.Kind, f.Instance, f.Incarnation, conn.ResumedAt(f.At).Round(time.Millisecond), waited.Round(time.Millisecond),
+				bound, conn.End, conn.EndAt.Round(time.Millisecond))}, true
+	}
+	if !conn.End.ServerEnded() {
+		return violation.Violation{}, false // the client left first
+	}
+	// A slow reader may be megabytes behind: its final write can
+	// outlast the shutdown wait, and a cut is then right.
+	if f.Kind == history.FaultTerm && c.Behaviour != history.Slow && conn.Reading(f.At, conn.EndAt) && (conn.End != history.EndEOF || conn.Retries < 2) {
+		return violation.Violation{Kind: violation.Unclean, Client: c.Client, Conn: ci, Frame: conn.FrameAt(f.At), At: conn.EndAt,
+			Detail: fmt.Sprintf("SIGTERM of instance %d#%d ended a reading stream with %q after %d retry line(s), want a final retry and end of body",
+				f.Instance, f.Incarnation, conn.End, conn.Retries)}, true
+	}
+	return violation.Violation{}, false
 }
 
 func exitText(f history.Fault, bound time.Duration) string {

@@ -17,6 +17,25 @@ const perKind = 3
 // Write writes what the run of h did and, for each violation kind, the
 // projections of its first violations.
 func Write(w io.Writer, h *history.History, vs []violation.Violation) {
+	writeRun(w, h)
+	writeFaults(w, h.Faults)
+	writeResources(w, h.Resources)
+	if len(vs) == 0 {
+		fmt.Fprintf(w, "seed %d, mode %s: no violation\n", h.Seed, h.Mode)
+		return
+	}
+	writeKinds(w, h, vs)
+	shown := map[violation.Kind]int{}
+	for _, v := range vs {
+		if shown[v.Kind]++; shown[v.Kind] <= perKind {
+			fmt.Fprintln(w, Explain(h, v))
+		}
+	}
+}
+
+// writeRun writes the size of the run: clients, connections, events,
+// publishes and faults.
+func writeRun(w io.Writer, h *history.History) {
 	conns, frames, acked := 0, 0, 0
 	for _, c := range h.Chains {
 		conns += len(c.Conns)
@@ -31,24 +50,34 @@ func Write(w io.Writer, h *history.History, vs []violation.Violation) {
 	}
 	fmt.Fprintf(w, "seed %d, mode %s: %d clients, %d connections, %d events received, %d publish attempts (%d acknowledged), %d faults\n",
 		h.Seed, h.Mode, len(h.Chains), conns, frames, len(h.Publishes), acked, len(h.Faults))
-	if len(h.Faults) > 0 {
-		fmt.Fprint(w, "  faults:")
-		for _, f := range h.Faults {
-			fmt.Fprintf(w, " %v %s %d#%d;", f.At.Round(100*time.Millisecond), f.Kind, f.Instance, f.Incarnation)
-		}
-		fmt.Fprintln(w)
+}
+
+// writeFaults writes one line with every fault, if any.
+func writeFaults(w io.Writer, faults []history.Fault) {
+	if len(faults) == 0 {
+		return
 	}
-	for _, r := range h.Resources {
+	fmt.Fprint(w, "  faults:")
+	for _, f := range faults {
+		fmt.Fprintf(w, " %v %s %d#%d;", f.At.Round(100*time.Millisecond), f.Kind, f.Instance, f.Incarnation)
+	}
+	fmt.Fprintln(w)
+}
+
+// writeResources writes each process that lived to the end: its resources
+// before the clients and after them.
+func writeResources(w io.Writer, rs []history.Resources) {
+	for _, r := range rs {
 		if r.After.At > 0 {
 			fmt.Fprintf(w, "  instance %d#%d: fds %d→%d, goroutines %d→%d, sockets %d→%d, kernel queue %d→%d B, sockstat mem %d→%d pages, max orphan %d B\n",
 				r.Instance, r.Incarnation, r.Before.FDs, r.After.FDs, r.Before.Goroutines, r.After.Goroutines,
 				r.Before.Sockets, r.After.Sockets, r.Before.Queued, r.After.Queued, r.Before.SockMem, r.After.SockMem, r.MaxOrphan)
 		}
 	}
-	if len(vs) == 0 {
-		fmt.Fprintf(w, "seed %d, mode %s: no violation\n", h.Seed, h.Mode)
-		return
-	}
+}
+
+// writeKinds writes how many violations of each kind the run has.
+func writeKinds(w io.Writer, h *history.History, vs []violation.Violation) {
 	counts := map[violation.Kind]int{}
 	var kinds []violation.Kind
 	for _, v := range vs {
@@ -63,10 +92,4 @@ func Write(w io.Writer, h *history.History, vs []violation.Violation) {
 		fmt.Fprintf(w, " %s×%d", k, counts[k])
 	}
 	fmt.Fprintln(w)
-	shown := map[violation.Kind]int{}
-	for _, v := range vs {
-		if shown[v.Kind]++; shown[v.Kind] <= perKind {
-			fmt.Fprintln(w, Explain(h, v))
-		}
-	}
 }
