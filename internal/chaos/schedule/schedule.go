@@ -148,11 +148,10 @@ func Between(r *rand.Rand, lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(r.Int64N(int64(hi-lo)+1))
 }
 
+// client plans client id: what it subscribes to and how it reads, then
+// its actions.
 func (s *Schedule) client(r *rand.Rand, id int) ClientPlan {
-	behaviours := []history.Behaviour{history.Fast, history.Fast, history.Fast, history.Slow, history.Slow, history.Stall, history.Stall, history.Stall, history.Never, history.Abrupt, history.Abrupt, history.HalfBody}
-	if s.Instances > 1 {
-		behaviours = append(behaviours, history.Hop, history.Hop)
-	}
+	behaviours := s.behaviours()
 	c := ClientPlan{
 		ID:        id,
 		Behaviour: behaviours[r.IntN(len(behaviours))],
@@ -165,6 +164,26 @@ func (s *Schedule) client(r *rand.Rand, id int) ClientPlan {
 	for _, t := range perm[:1+r.IntN(2)] {
 		c.Topics = append(c.Topics, s.Topics[t])
 	}
+	s.reading(r, &c)
+	c.Actions = append(c.Actions, s.actions(r, c)...)
+	return c
+}
+
+// behaviours are the ones to draw from, weighted by repetition; hopping
+// needs another instance.
+func (s *Schedule) behaviours() []history.Behaviour {
+	behaviours := []history.Behaviour{history.Fast, history.Fast, history.Fast, history.Slow, history.Slow,
+		history.Stall, history.Stall, history.Stall, history.Never, history.Abrupt, history.Abrupt, history.HalfBody}
+	if s.Instances > 1 {
+		behaviours = append(behaviours, history.Hop, history.Hop)
+	}
+	return behaviours
+}
+
+// reading plans how c reads: a slow client's delay per frame, a
+// never-reading one's stall until the end, and for half the clients that
+// stop reading a small receive buffer.
+func (s *Schedule) reading(r *rand.Rand, c *ClientPlan) {
 	switch c.Behaviour {
 	case history.Slow:
 		c.FrameDelay = Between(r, 2*time.Millisecond, 25*time.Millisecond)
@@ -174,32 +193,45 @@ func (s *Schedule) client(r *rand.Rand, id int) ClientPlan {
 	if (c.Behaviour == history.Stall || c.Behaviour == history.Never) && r.IntN(2) == 0 {
 		c.RcvBuf = 4096
 	}
+}
+
+// actions plans c's actions from a few seconds after its start to the end
+// of the run, a few seconds apart (after the end of a stall).
+func (s *Schedule) actions(r *rand.Rand, c ClientPlan) []Action {
+	var out []Action
 	for at := c.Start + Between(r, time.Second, 4*time.Second); at < s.Duration; {
-		a := Action{At: at}
-		switch c.Behaviour {
-		case history.Stall:
-			// short stalls end before the server's write times out, long
-			// ones after: both sides of the slow-client cut
-			a.Kind, a.For = ActStall, Between(r, 300*time.Millisecond, 1800*time.Millisecond)
-			if r.IntN(2) == 0 {
-				a.For = Between(r, 2*time.Second, 6*time.Second)
-			}
-		case history.Abrupt, history.HalfBody:
-			a.Kind = []ActionKind{ActClose, ActReset}[r.IntN(2)]
-		case history.Hop:
-			a.Kind, a.Instance = ActHop, r.IntN(s.Instances)
-		default:
-			// fast and slow clients close now and then too, less often
-			if r.IntN(3) == 0 {
-				a.Kind = ActClose
-			}
-		}
+		a := s.action(r, c.Behaviour, at)
 		if a.Kind != "" {
-			c.Actions = append(c.Actions, a)
+			out = append(out, a)
 		}
 		at += a.For + Between(r, 2*time.Second, 7*time.Second)
 	}
-	return c
+	return out
+}
+
+// action plans what a client of behaviour b does at at; no Kind for
+// nothing.
+func (s *Schedule) action(r *rand.Rand, b history.Behaviour, at time.Duration) Action {
+	a := Action{At: at}
+	switch b {
+	case history.Stall:
+		// short stalls end before the server's write times out, long
+		// ones after: both sides of the slow-client cut
+		a.Kind, a.For = ActStall, Between(r, 300*time.Millisecond, 1800*time.Millisecond)
+		if r.IntN(2) == 0 {
+			a.For = Between(r, 2*time.Second, 6*time.Second)
+		}
+	case history.Abrupt, history.HalfBody:
+		a.Kind = []ActionKind{ActClose, ActReset}[r.IntN(2)]
+	case history.Hop:
+		a.Kind, a.Instance = ActHop, r.IntN(s.Instances)
+	default:
+		// fast and slow clients close now and then too, less often
+		if r.IntN(3) == 0 {
+			a.Kind = ActClose
+		}
+	}
+	return a
 }
 
 // bursts plans the publishes: mostly small bursts, a quarter of them one to
