@@ -166,7 +166,27 @@ func (c *Client) connect(ctx context.Context, inst int, next *int) (int, bool) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st := &connState{stop: cancel}
-	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true, DisableCompression: true,
+	tr := c.transport(st, conn)
+	defer tr.CloseIdleConnections()
+	resp, ok := c.open(cctx, in, tr, st, conn)
+	if !ok {
+		return -1, false
+	}
+	defer resp.Body.Close()
+	g := gate.New(resp.Body, c.env.Clock.Now, min(c.env.Bounds.Silence/2, c.env.Bounds.EndAfterKill/2))
+	st.gate.Store(g)
+	done := make(chan struct{})
+	go c.read(conn, in, g, st, done)
+	hop := c.control(ctx, st, g, next, done)
+	g.Record(conn)
+	c.live.Store(false)
+	return hop, true
+}
+
+// transport makes the one connection of conn: its socket goes to st (to
+// close it), its local address to conn.
+func (c *Client) transport(st *connState, conn *history.Conn) *http.Transport {
+	return &http.Transport{Proxy: nil, DisableKeepAlives: true, DisableCompression: true,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			d := net.Dialer{Timeout: 2 * time.Second, Control: c.smallRcvBuf}
 			nc, err := d.DialContext(ctx, network, addr)
@@ -176,22 +196,17 @@ func (c *Client) connect(ctx context.Context, inst int, next *int) (int, bool) {
 			}
 			return nc, err
 		}}
-	defer tr.CloseIdleConnections()
-	req, err := c.request(cctx, in)
+}
+
+// open sends conn's GET /sse to in and returns the answer if it is a
+// stream; any other outcome ends conn, recorded with why.
+func (c *Client) open(ctx context.Context, in *servers.Instance, tr *http.Transport, st *connState, conn *history.Conn) (*http.Response, bool) {
+	req, err := c.request(ctx, in)
 	if err != nil {
 		conn.End, conn.Err, conn.EndAt = history.EndDial, err.Error(), c.env.Clock.Now()
-		return -1, false
+		return nil, false
 	}
-	// A server that never answers (a request body it waits for) must not
-	// hold the client: past the silence bound it is a silent connection.
-	noAnswer := time.AfterFunc(c.env.Bounds.Silence, func() { st.end(history.EndNoAnswer, false) })
-	var resp *http.Response
-	if c.plan.Behaviour == history.HalfBody {
-		resp, err = halfBodyGet(cctx, tr.DialContext, req)
-	} else {
-		resp, err = (&http.Client{Transport: tr}).Do(req)
-	}
-	noAnswer.Stop()
+	resp, err := c.send(ctx, tr, st, req)
 	if err != nil {
 		conn.End, conn.Err, conn.EndAt = history.EndDial, err.Error(), c.env.Clock.Now()
 		if why := st.why.Load(); why != nil {
@@ -199,23 +214,28 @@ func (c *Client) connect(ctx context.Context, inst int, next *int) (int, bool) {
 		} else if st.tcp.Load() != nil {
 			conn.End = history.EndReset
 		}
-		return -1, false
+		return nil, false
 	}
-	defer resp.Body.Close()
 	conn.Status = resp.StatusCode
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		conn.End, conn.Err, conn.EndAt = history.EndStatus, string(body), c.env.Clock.Now()
-		return -1, false
+		_ = resp.Body.Close()
+		return nil, false
 	}
-	g := gate.New(resp.Body, c.env.Clock.Now, min(c.env.Bounds.Silence/2, c.env.Bounds.EndAfterKill/2))
-	st.gate.Store(g)
-	done := make(chan struct{})
-	go c.read(conn, in, g, st, done)
-	hop := c.control(ctx, st, g, next, done)
-	g.Record(conn)
-	c.live.Store(false)
-	return hop, true
+	return resp, true
+}
+
+// send sends req over tr, by hand for a half-body client. A server that
+// never answers (a request body it waits for) must not hold the client:
+// past the silence bound it is a connection with no answer.
+func (c *Client) send(ctx context.Context, tr *http.Transport, st *connState, req *http.Request) (*http.Response, error) {
+	noAnswer := time.AfterFunc(c.env.Bounds.Silence, func() { st.end(history.EndNoAnswer, false) })
+	defer noAnswer.Stop()
+	if c.plan.Behaviour == history.HalfBody {
+		return halfBodyGet(ctx, tr.DialContext, req)
+	}
+	return (&http.Client{Transport: tr}).Do(req)
 }
 
 func (c *Client) request(ctx context.Context, in *servers.Instance) (*http.Request, error) {
@@ -289,42 +309,18 @@ func (c *Client) control(ctx context.Context, st *connState, g *gate.Gate, next 
 	final := c.env.Final
 	watchdog := time.NewTicker(250 * time.Millisecond)
 	defer watchdog.Stop()
-	actions := c.plan.Actions
 	seen, over := c.markersSeen, ctx.Done()
 	for {
-		var due <-chan time.Time
-		var timer *time.Timer
-		if !st.final.Load() && *next < len(actions) {
-			timer = time.NewTimer(max(0, actions[*next].At-c.env.Clock.Now()))
-			due = timer.C
-		}
-		stop := func() {
-			if timer != nil {
-				timer.Stop()
-			}
-		}
+		due, stop := c.due(st, *next)
 		select {
 		case <-done:
 			stop()
 			return hop
 		case <-due:
-			a := actions[*next]
+			a := c.plan.Actions[*next]
 			*next++
-			if a.Kind != schedule.ActStall && c.env.Clock.Now()-a.At > time.Second {
-				continue // planned while it was not connected
-			}
-			switch a.Kind {
-			case schedule.ActStall:
-				if left := a.At + a.For - c.env.Clock.Now(); left > 0 {
-					g.Pause(left)
-				}
-			case schedule.ActClose:
-				st.end(history.EndClient, false)
-			case schedule.ActReset:
-				st.end(history.EndClient, true)
-			case schedule.ActHop:
-				hop = a.Instance
-				st.end(history.EndClient, false)
+			if to := c.act(st, g, a); to >= 0 {
+				hop = to
 			}
 		case <-final:
 			stop()
@@ -346,6 +342,39 @@ func (c *Client) control(ctx context.Context, st *connState, g *gate.Gate, next 
 			}
 		}
 	}
+}
+
+// due fires when the next planned action is due; it never fires once the
+// final phase began or every action is done. stop releases it.
+func (c *Client) due(st *connState, next int) (due <-chan time.Time, stop func()) {
+	if st.final.Load() || next >= len(c.plan.Actions) {
+		return nil, func() {}
+	}
+	timer := time.NewTimer(max(0, c.plan.Actions[next].At-c.env.Clock.Now()))
+	return timer.C, func() { timer.Stop() }
+}
+
+// act carries out the planned action a on the connection and returns the
+// instance to hop to (-1 for none). A close or hop more than a second late
+// fell while the client was not connected: it is dropped.
+func (c *Client) act(st *connState, g *gate.Gate, a schedule.Action) int {
+	if a.Kind != schedule.ActStall && c.env.Clock.Now()-a.At > time.Second {
+		return -1
+	}
+	switch a.Kind {
+	case schedule.ActStall:
+		if left := a.At + a.For - c.env.Clock.Now(); left > 0 {
+			g.Pause(left)
+		}
+	case schedule.ActClose:
+		st.end(history.EndClient, false)
+	case schedule.ActReset:
+		st.end(history.EndClient, true)
+	case schedule.ActHop:
+		st.end(history.EndClient, false)
+		return a.Instance
+	}
+	return -1
 }
 
 // read parses the stream and records every event; the first frame (the
@@ -372,31 +401,45 @@ func (c *Client) read(conn *history.Conn, in *servers.Instance, g *gate.Gate, st
 		if f.IsComment {
 			continue
 		}
-		fr := history.Frame{At: now, ID: f.ID, Event: f.Event}
-		switch f.Event {
-		case "reset":
-			var body struct{ Reason string }
-			_ = json.Unmarshal([]byte(f.Data), &body)
-			fr.Reason = body.Reason
-		case "tick":
-		default:
-			// a copy: a slice of the data would keep every payload alive
-			fr.Token = strings.Clone(schedule.TokenOf(f.Data))
-			fr.Corrupt = f.Data != schedule.Payload(fr.Token)
-		}
+		fr := frameOf(f, now)
 		conn.Frames = append(conn.Frames, fr)
 		if f.HasID {
 			c.lastID = f.ID
 		}
-		if c.markersLeft[fr.Token] {
-			delete(c.markersLeft, fr.Token)
-			if len(c.markersLeft) == 0 {
-				c.markerOnce.Do(func() { close(c.markersSeen) })
-			}
-		}
+		c.marker(fr.Token)
 		if c.plan.FrameDelay > 0 && !st.final.Load() {
 			time.Sleep(c.plan.FrameDelay)
 		}
+	}
+}
+
+// frameOf records event f, received at at: a reset's reason, or the token
+// of the data and whether the data is the bytes published with it.
+func frameOf(f sse.Frame, at time.Duration) history.Frame {
+	fr := history.Frame{At: at, ID: f.ID, Event: f.Event}
+	switch f.Event {
+	case "reset":
+		var body struct{ Reason string }
+		_ = json.Unmarshal([]byte(f.Data), &body)
+		fr.Reason = body.Reason
+	case "tick":
+	default:
+		// a copy: a slice of the data would keep every payload alive
+		fr.Token = strings.Clone(schedule.TokenOf(f.Data))
+		fr.Corrupt = f.Data != schedule.Payload(fr.Token)
+	}
+	return fr
+}
+
+// marker ticks off token if it is one of the final markers still awaited;
+// the last one closes markersSeen.
+func (c *Client) marker(token string) {
+	if !c.markersLeft[token] {
+		return
+	}
+	delete(c.markersLeft, token)
+	if len(c.markersLeft) == 0 {
+		c.markerOnce.Do(func() { close(c.markersSeen) })
 	}
 }
 
