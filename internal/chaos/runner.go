@@ -19,7 +19,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -31,22 +30,7 @@ import (
 	"ssehub/internal/chaos/resources"
 	"ssehub/internal/chaos/schedule"
 	"ssehub/internal/chaos/servers"
-)
-
-// The server settings of a run. A short heartbeat and write timeout make
-// the time rules checkable in seconds: a stream is never silent for more
-// than Bounds.Silence, a stalled client is cut after WriteTimeout.
-const (
-	heartbeat    = time.Second
-	writeTimeout = 2 * time.Second
-	shutdownWait = 3 * time.Second
-	replaySize   = 10000
-	replayAge    = 5 * time.Minute
-	// orphanQueue is how much a socket the server closed may keep while
-	// nobody reads it: a bounded send buffer (a stream cut for not reading
-	// is reset and keeps nothing); Linux's autotuned buffer, up to 4 MiB,
-	// is not a bound.
-	orphanQueue = 256 << 10
+	"ssehub/internal/chaos/settings"
 )
 
 // Config is how to run a schedule.
@@ -95,12 +79,7 @@ func (r *runner) logf(format string, args ...any) {
 // be carried out (a process would not start), not that the server failed.
 // Every child process is gone when Run returns.
 func Run(ctx context.Context, s schedule.Schedule, cfg Config) (*history.History, error) {
-	r := &runner{s: s, cfg: cfg, clock: clock.Start(), final: make(chan struct{}), markers: map[string]string{}}
-	r.bounds = history.Bounds{Silence: 4 * heartbeat, EndAfterKill: 3 * time.Second, EndAfterTerm: shutdownWait + time.Second,
-		StalledCut: writeTimeout + 3*time.Second, ReplaySize: replaySize, ReplayAge: replayAge, FDSlack: 4, GoroutineSlack: 8, QueueSlack: 64 << 10, OrphanQueue: orphanQueue}
-	if cfg.Silence > 0 {
-		r.bounds.Silence = cfg.Silence
-	}
+	r := &runner{s: s, cfg: cfg, clock: clock.Start(), bounds: settings.Bounds(cfg.Silence), final: make(chan struct{}), markers: map[string]string{}}
 	ctx, cancel := context.WithTimeout(ctx, s.Duration+3*time.Minute)
 	defer cancel()
 	defer r.stopAll()
@@ -116,37 +95,55 @@ func Run(ctx context.Context, s schedule.Schedule, cfg Config) (*history.History
 
 	clientCtx, stopClients := context.WithCancel(ctx)
 	defer stopClients()
-	var clients sync.WaitGroup
-	for _, c := range r.clients {
-		clients.Add(1)
-		go func() { defer clients.Done(); c.Run(clientCtx) }()
-	}
-	samplerCtx, stopSampler := context.WithCancel(ctx)
-	sampled := make(chan struct{})
-	go func() { defer close(sampled); r.res.WatchOrphans(samplerCtx, r.instances) }()
-
-	chaosCtx, stopChaos := context.WithTimeout(ctx, s.Duration)
-	var chaos sync.WaitGroup
-	chaos.Add(2)
-	go func() { defer chaos.Done(); r.runBursts(chaosCtx) }()
-	go func() { defer chaos.Done(); r.runFaults(chaosCtx, ctx) }()
-	<-chaosCtx.Done()
-	chaos.Wait()
-	stopChaos()
-
+	clients := r.startClients(clientCtx)
+	stopWatching := r.watchOrphans(ctx)
+	r.chaos(ctx)
 	if err := r.quiesce(ctx); err != nil {
-		stopSampler()
-		<-sampled
+		stopWatching()
 		return nil, err
 	}
 	r.finish(ctx)
 	stopClients()
 	clients.Wait()
-	stopSampler()
-	<-sampled
+	stopWatching()
 	r.pub.CloseIdleConnections()
 	r.res.MeasureAfter(ctx, r.instances)
 	return r.history(), nil
+}
+
+// startClients runs every client until ctx ends or it has its markers.
+func (r *runner) startClients(ctx context.Context) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for _, c := range r.clients {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Run(ctx) }()
+	}
+	return &wg
+}
+
+// watchOrphans samples the instances' orphaned sockets until the returned
+// stop is called; stop returns once the sampling has.
+func (r *runner) watchOrphans(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); r.res.WatchOrphans(ctx, r.instances) }()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// chaos runs the bursts and the faults for the schedule's duration, and
+// returns once both are done.
+func (r *runner) chaos(ctx context.Context) {
+	chaosCtx, stopChaos := context.WithTimeout(ctx, r.s.Duration)
+	defer stopChaos()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); r.runBursts(chaosCtx) }()
+	go func() { defer wg.Done(); r.runFaults(chaosCtx, ctx) }()
+	<-chaosCtx.Done()
+	wg.Wait()
 }
 
 // setup starts Redis (in Redis mode) and the instances, each with its
@@ -155,60 +152,55 @@ func (r *runner) setup(ctx context.Context) error {
 	pr := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 	redisAddr, redisPort := "", 0
 	if r.s.Mode == history.ModeRedis {
-		bin := r.cfg.RedisBin
-		if bin == "" {
-			var err error
-			if bin, err = servers.FindRedis(); err != nil {
-				return fmt.Errorf("%w: %w", errSetup, err)
-			}
-		}
-		port, err := servers.FreePort(pr)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errSetup, err)
-		}
-		dir := r.cfg.Dir + "/redis"
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("%w: %w", errSetup, err)
-		}
-		r.redis = servers.NewRedis(bin, port, dir)
-		if err := r.redis.Start(ctx, true); err != nil {
+		if err := r.startRedis(ctx, pr); err != nil {
 			return fmt.Errorf("%w: %w", errSetup, err)
 		}
 		redisAddr, redisPort = r.redis.Addr(), r.redis.Port()
 	}
 	r.res = resources.NewTracker(r.clock, redisPort, r.bounds)
 	for i := range r.s.Instances {
-		port, err := servers.FreePort(pr)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errSetup, err)
-		}
-		in, err := servers.NewInstance(i, port, r.cfg.Bin, r.cfg.Dir, serverYAML(i, port, r.s.ClientBuffer, redisAddr))
-		if err != nil {
-			return fmt.Errorf("%w: %w", errSetup, err)
-		}
-		r.instances = append(r.instances, in)
-		if err := r.bringUp(ctx, in); err != nil {
+		if err := r.addInstance(ctx, pr, i, redisAddr); err != nil {
 			return fmt.Errorf("%w: %w", errSetup, err)
 		}
 	}
 	return nil
 }
 
-// serverYAML is the config of instance idx: short heartbeat and write
-// timeout, no per-address limits (every client is 127.0.0.1), open
-// publishing, and Redis when addr is set.
-func serverYAML(idx, port, buffer int, redisAddr string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Name: chaos-%d\nHost: 127.0.0.1\nPort: %d\n", idx, port)
-	b.WriteString("Log:\n  Mode: console\n  Encoding: plain\n  Level: error\n  Stat: false\n")
-	fmt.Fprintf(&b, "Shutdown:\n  WrapUpTime: 100ms\n  WaitTime: %s\n", shutdownWait)
-	fmt.Fprintf(&b, "Sse:\n  PublishOpen: true\n  PublishRate: 0\n  MaxClientsPerIP: 0\n  TickInterval: 1s\n"+
-		"  HeartbeatInterval: %s\n  WriteTimeout: %s\n  ClientBuffer: %d\n  Replay:\n    Size: %d\n    MaxAge: %s\n",
-		heartbeat, writeTimeout, buffer, replaySize, replayAge)
-	if redisAddr != "" {
-		fmt.Fprintf(&b, "Redis:\n  Addr: %s\n  KeyPrefix: chaos\n", redisAddr)
+// startRedis starts the run's redis-server on a free port drawn from pr,
+// its files under the run's directory.
+func (r *runner) startRedis(ctx context.Context, pr *rand.Rand) error {
+	bin := r.cfg.RedisBin
+	if bin == "" {
+		var err error
+		if bin, err = servers.FindRedis(); err != nil {
+			return err
+		}
 	}
-	return b.String()
+	port, err := servers.FreePort(pr)
+	if err != nil {
+		return err
+	}
+	dir := r.cfg.Dir + "/redis"
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	r.redis = servers.NewRedis(bin, port, dir)
+	return r.redis.Start(ctx, true)
+}
+
+// addInstance creates instance idx on a free port drawn from pr, using
+// Redis at redisAddr if set, and brings it up.
+func (r *runner) addInstance(ctx context.Context, pr *rand.Rand, idx int, redisAddr string) error {
+	port, err := servers.FreePort(pr)
+	if err != nil {
+		return err
+	}
+	in, err := servers.NewInstance(idx, port, r.cfg.Bin, r.cfg.Dir, settings.YAML(idx, port, r.s.ClientBuffer, redisAddr))
+	if err != nil {
+		return err
+	}
+	r.instances = append(r.instances, in)
+	return r.bringUp(ctx, in)
 }
 
 // bringUp starts in's process, takes its baseline, and opens it to clients.
@@ -255,40 +247,15 @@ func (r *runner) runFaults(chaos, ctx context.Context) {
 	}
 }
 
+// inject carries out fault fp and records it.
 func (r *runner) inject(ctx context.Context, fp schedule.FaultPlan) {
 	f := history.Fault{Kind: fp.Kind, Instance: fp.Instance, At: r.now()}
 	var err error
 	switch fp.Kind {
 	case history.FaultKill, history.FaultTerm:
-		in := r.instances[fp.Instance]
-		f.Incarnation = in.Incarnation()
-		sig, wait := syscall.SIGKILL, servers.StartWait
-		if fp.Kind == history.FaultTerm {
-			sig, wait = syscall.SIGTERM, r.bounds.EndAfterTerm
-		}
-		exited, code := in.Stop(sig, wait, r.clock)
-		f.Exited, f.ExitCode = exited, code
-		if fp.Kind == history.FaultKill || exited == 0 {
-			// the kernel, not the server, closed these sockets
-			r.res.Killed(fp.Instance, history.Interval{From: f.At, To: f.At + fp.Down + 5*time.Second})
-		}
-		clock.Sleep(context.Background(), fp.Down)
-		err = r.bringUp(ctx, in)
-	case history.FaultRedisKill:
-		r.redis.Kill()
-		clock.Sleep(context.Background(), fp.Down)
-		err = r.redis.Start(ctx, true)
-	case history.FaultRedisSave:
-		err = r.redis.Snapshot(ctx)
-	case history.FaultRedisReload:
-		err = r.redis.Restore(ctx, fp.Down)
-	case history.FaultFlushAll:
-		err = r.redis.FlushAll(ctx)
-	case history.FaultRedisDown:
-		if err = r.redis.Shutdown(ctx); err == nil {
-			clock.Sleep(context.Background(), fp.Down)
-			err = r.redis.Start(ctx, true)
-		}
+		err = r.signal(ctx, fp, &f)
+	default:
+		err = r.redisFault(ctx, fp)
 	}
 	f.Restarted = r.now()
 	if err != nil {
@@ -299,6 +266,48 @@ func (r *runner) inject(ctx context.Context, fp schedule.FaultPlan) {
 	r.mu.Lock()
 	r.faults = append(r.faults, f)
 	r.mu.Unlock()
+}
+
+// signal SIGKILLs or SIGTERMs the instance of fp, recording in f the
+// process it hit and how it exited, and restarts it after fp.Down.
+func (r *runner) signal(ctx context.Context, fp schedule.FaultPlan, f *history.Fault) error {
+	in := r.instances[fp.Instance]
+	f.Incarnation = in.Incarnation()
+	sig, wait := syscall.SIGKILL, servers.StartWait
+	if fp.Kind == history.FaultTerm {
+		sig, wait = syscall.SIGTERM, r.bounds.EndAfterTerm
+	}
+	f.Exited, f.ExitCode = in.Stop(sig, wait, r.clock)
+	if fp.Kind == history.FaultKill || f.Exited == 0 {
+		// the kernel, not the server, closed these sockets
+		r.res.Killed(fp.Instance, history.Interval{From: f.At, To: f.At + fp.Down + 5*time.Second})
+	}
+	clock.Sleep(context.Background(), fp.Down)
+	return r.bringUp(ctx, in)
+}
+
+// redisFault carries out a Redis fault of fp, a restart after fp.Down
+// included.
+func (r *runner) redisFault(ctx context.Context, fp schedule.FaultPlan) error {
+	switch fp.Kind {
+	case history.FaultRedisKill:
+		r.redis.Kill()
+		clock.Sleep(context.Background(), fp.Down)
+		return r.redis.Start(ctx, true)
+	case history.FaultRedisSave:
+		return r.redis.Snapshot(ctx)
+	case history.FaultRedisReload:
+		return r.redis.Restore(ctx, fp.Down)
+	case history.FaultFlushAll:
+		return r.redis.FlushAll(ctx)
+	case history.FaultRedisDown:
+		if err := r.redis.Shutdown(ctx); err != nil {
+			return err
+		}
+		clock.Sleep(context.Background(), fp.Down)
+		return r.redis.Start(ctx, true)
+	}
+	return nil
 }
 
 // quiesce ends the chaos: every process up and ready, every client reading
