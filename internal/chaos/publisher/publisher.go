@@ -60,6 +60,7 @@ type publishBody struct {
 	Key   string          `json:"key,omitempty"`
 }
 
+// send makes one attempt to publish p on instance inst and logs it.
 func (pb *Publisher) send(ctx context.Context, inst int, p schedule.PlannedPublish) history.Publish {
 	rec := history.Publish{Token: p.Token, Topic: p.Topic, Key: p.Key, Instance: inst, Start: pb.clock.Now()}
 	defer func() {
@@ -68,28 +69,39 @@ func (pb *Publisher) send(ctx context.Context, inst int, p schedule.PlannedPubli
 		pb.log = append(pb.log, rec)
 		pb.mu.Unlock()
 	}()
-	body, err := json.Marshal(publishBody{Topic: p.Topic, Event: "m", Data: json.RawMessage(schedule.Payload(p.Token)), Key: p.Key})
-	if err != nil {
-		rec.Err = err.Error()
-		return rec
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pb.instances[inst].URL()+"/publish", bytes.NewReader(body))
-	if err != nil {
-		rec.Err = err.Error()
-		return rec
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := pb.cli.Do(req)
+	resp, err := pb.post(ctx, inst, p)
 	if err != nil {
 		rec.Err = err.Error()
 		return rec
 	}
 	defer resp.Body.Close()
+	readAnswer(resp, &rec)
+	return rec
+}
+
+// post sends POST /publish of p to instance inst. Its errors are kept as
+// they are: the log shows them as the attempt's.
+func (pb *Publisher) post(ctx context.Context, inst int, p schedule.PlannedPublish) (*http.Response, error) {
+	body, err := json.Marshal(publishBody{Topic: p.Topic, Event: "m", Data: json.RawMessage(schedule.Payload(p.Token)), Key: p.Key})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pb.instances[inst].URL()+"/publish", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return pb.cli.Do(req)
+}
+
+// readAnswer records the answer to an attempt in rec: its status and the
+// id, duplicate flag or error code it carries. An id counts only with 200.
+func readAnswer(resp *http.Response, rec *history.Publish) {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	rec.Status = resp.StatusCode
 	if err != nil {
 		rec.Status, rec.Err = 0, fmt.Sprintf("reading the answer: %v", err)
-		return rec
+		return
 	}
 	var out struct {
 		ID        string `json:"id"`
@@ -98,13 +110,12 @@ func (pb *Publisher) send(ctx context.Context, inst int, p schedule.PlannedPubli
 	}
 	if err := json.Unmarshal(raw, &out); err != nil {
 		rec.Err = fmt.Sprintf("answer %q: %v", raw, err)
-		return rec
+		return
 	}
 	rec.ID, rec.Dup, rec.Err = out.ID, out.Duplicate, out.Code
 	if rec.Status != http.StatusOK {
 		rec.ID = ""
 	}
-	return rec
 }
 
 // Attempts returns the log so far.
