@@ -1,5 +1,6 @@
 // Package check verifies a chaos run's history against the contract: the
-// event rules of package oracle, and the rules on streams' time and end,
+// event rules of package oracle, and the rules on streams' time and end
+// (silence, an answer, no cut of a reading client, the end after a fault),
 // on shutdown and on each instance's resources after the run.
 package check
 
@@ -20,7 +21,7 @@ func Check(h *history.History) []violation.Violation {
 	for _, c := range h.Chains {
 		out = append(out, o.Chain(c)...)
 		out = append(out, checkStreams(h, c)...)
-		out = append(out, o.Cuts(c)...)
+		out = append(out, checkCuts(h, o, c)...)
 	}
 	out = append(out, checkFaults(h)...)
 	out = append(out, checkResources(h)...)
@@ -55,6 +56,45 @@ func checkStreams(h *history.History, c *history.Chain) []violation.Violation {
 		}
 	}
 	return out
+}
+
+// checkCuts applies "a burst larger than its queue, to a client that keeps
+// reading, is delivered without a cut": a stream the server ended of a
+// client that reads at full speed is a
+// violation unless the client had paused shortly before (it stopped
+// reading), a fault came near (shutdown, resync), or the client was so far
+// behind that its position may have left history.
+func checkCuts(h *history.History, o *oracle.Oracle, c *history.Chain) []violation.Violation {
+	var out []violation.Violation
+	if c.Behaviour == history.Slow {
+		// A reader that sleeps after every frame drains a batch slower than
+		// a write deadline may allow: whether it "keeps reading" depends on
+		// how the server measures progress, so only the others are judged.
+		return nil
+	}
+	for ci, conn := range c.Conns {
+		if !conn.End.ServerEnded() || conn.Ready == 0 || !conn.Reading(conn.EndAt-h.Bounds.StalledCut, conn.EndAt) ||
+			faultNear(h, conn) || o.Lagging(conn) {
+			continue
+		}
+		out = append(out, violation.Violation{Kind: violation.Cut, Client: c.Client, Conn: ci, Frame: len(conn.Frames) - 1, At: conn.EndAt,
+			Detail: fmt.Sprintf("the server ended (%s) the stream of a %s client that kept reading, on instance %d, with no fault near",
+				conn.End, c.Behaviour, conn.Instance)})
+	}
+	return out
+}
+
+// faultNear reports whether a fault explains the end of conn: its own
+// process was stopped while it was open (a slow reader sees that end only
+// after draining), or another fault was under way when it ended.
+func faultNear(h *history.History, conn *history.Conn) bool {
+	for _, f := range h.Faults {
+		own := (f.Kind == history.FaultKill || f.Kind == history.FaultTerm) && f.Instance == conn.Instance && f.Incarnation == conn.Incarnation
+		if own && conn.Ready <= f.At || conn.EndAt >= f.At-time.Second && conn.EndAt <= max(f.At, f.Restarted)+8*time.Second {
+			return true
+		}
+	}
+	return false
 }
 
 // checkFaults applies the rules about streams of a killed or stopped

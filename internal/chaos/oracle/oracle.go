@@ -1,8 +1,8 @@
 // Package oracle holds the event rules of the contract: the publish log,
 // indexed, against what each chain received. It checks the log on its own
 // (one id per publish, one publish per id), then each chain (order, gaps,
-// resets, phantoms, bytes, double delivery, the final markers) and each
-// stream the server ended of a client that kept reading.
+// resets, phantoms, bytes, double delivery, the final markers), and tells
+// the other rules how far behind the log a connection was.
 package oracle
 
 import (
@@ -171,6 +171,20 @@ func (o *Oracle) published(from, to time.Duration) int {
 	lo, _ := slices.BinarySearch(o.dones, from)
 	hi, _ := slices.BinarySearch(o.dones, to)
 	return hi - lo + int((to-from)/time.Second)
+}
+
+// Lagging reports whether, when conn ended, at least half of history had
+// been published after the last event it received (ticks counted at one a
+// second): a server may cut a client that falls behind history.
+func (o *Oracle) Lagging(conn *history.Conn) bool {
+	since := conn.Ready
+	for i := len(conn.Frames) - 1; i >= 0; i-- {
+		if e, ok := o.byToken[conn.Frames[i].Token]; ok {
+			since = e.done
+			break
+		}
+	}
+	return o.published(since, conn.EndAt) >= o.h.Bounds.ReplaySize/2
 }
 
 // between returns the acknowledged events of topics with lo < id < hi (no
