@@ -19,80 +19,104 @@ import (
 	"time"
 
 	"ssehub/internal/chaos"
+	"ssehub/internal/chaos/history"
+	"ssehub/internal/chaos/report"
+	"ssehub/internal/chaos/schedule"
+	"ssehub/internal/chaos/violation"
 )
 
-func main() {
-	var (
-		seed     = flag.Uint64("seed", 0, "the run's seed (0 = pick one and print it)")
-		duration = flag.Duration("duration", time.Minute, "length of the chaos phase of each mode")
-		mode     = flag.String("mode", "both", "memory, redis or both")
-		clients  = flag.Int("clients", 100, "clients per mode")
-		bin      = flag.String("bin", "bin/ssehub", "the ssehub binary (make build)")
-		faults   = flag.Bool("faults", true, "inject faults")
-		lossless = flag.Bool("lossless", false, "leave out the Redis faults that lose acknowledged events (snapshot restore, FLUSHALL)")
-		verbose  = flag.Bool("v", false, "log the run's progress")
-		silence  = flag.Duration("silence", 0, "longest a reading client may wait for a byte (0 = 4 heartbeats)")
-		only     = flag.String("only", "", "run only these clients (comma-separated ids) of the -clients planned")
-		shrink   = flag.Bool("shrink", false, "on a violation, rerun each kind's first one with only its client, cut after it")
-		keep     = flag.Bool("keep", false, "keep each mode's run directory (configs, every process's whole output) and print where")
-	)
+// flags are the command line.
+type flags struct {
+	seed                                    uint64
+	duration, silence                       time.Duration
+	mode, bin, only                         string
+	clients                                 int
+	faults, lossless, verbose, shrink, keep bool
+}
+
+// parseFlags reads the command line; a seed of 0 becomes a random one.
+func parseFlags() flags {
+	var f flags
+	flag.Uint64Var(&f.seed, "seed", 0, "the run's seed (0 = pick one and print it)")
+	flag.DurationVar(&f.duration, "duration", time.Minute, "length of the chaos phase of each mode")
+	flag.StringVar(&f.mode, "mode", "both", "memory, redis or both")
+	flag.IntVar(&f.clients, "clients", 100, "clients per mode")
+	flag.StringVar(&f.bin, "bin", "bin/ssehub", "the ssehub binary (make build)")
+	flag.BoolVar(&f.faults, "faults", true, "inject faults")
+	flag.BoolVar(&f.lossless, "lossless", false, "leave out the Redis faults that lose acknowledged events (snapshot restore, FLUSHALL)")
+	flag.BoolVar(&f.verbose, "v", false, "log the run's progress")
+	flag.DurationVar(&f.silence, "silence", 0, "longest a reading client may wait for a byte (0 = 4 heartbeats)")
+	flag.StringVar(&f.only, "only", "", "run only these clients (comma-separated ids) of the -clients planned")
+	flag.BoolVar(&f.shrink, "shrink", false, "on a violation, rerun each kind's first one with only its client, cut after it")
+	flag.BoolVar(&f.keep, "keep", false, "keep each mode's run directory (configs, every process's whole output) and print where")
 	flag.Parse()
-	if *seed == 0 {
-		*seed = rand.Uint64() >> 1
+	if f.seed == 0 {
+		f.seed = rand.Uint64() >> 1
 	}
-	modes := []string{*mode}
-	if *mode == "both" {
-		modes = []string{chaos.ModeMemory, chaos.ModeRedis}
+	return f
+}
+
+func main() {
+	f := parseFlags()
+	modes := []string{f.mode}
+	if f.mode == "both" {
+		modes = []string{history.ModeMemory, history.ModeRedis}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Printf("ssechaos: seed %d, %v per mode, %d clients, modes %v\n", *seed, *duration, *clients, modes)
+	fmt.Printf("ssechaos: seed %d, %v per mode, %d clients, modes %v\n", f.seed, f.duration, f.clients, modes)
 	failed := false
 	for _, m := range modes {
-		if m != chaos.ModeMemory && m != chaos.ModeRedis {
-			fatal(fmt.Errorf("unknown -mode %q", m))
-		}
-		dir, err := os.MkdirTemp("", "ssechaos-")
-		if err != nil {
-			fatal(err)
-		}
-		cfg := chaos.Config{Bin: *bin, Dir: dir, Silence: *silence}
-		if *verbose {
-			cfg.Log = os.Stdout
-		}
-		o := chaos.Options{Seed: *seed, Mode: m, Duration: *duration, Clients: *clients, ClientBuffer: 64, Faults: *faults, Lossless: *lossless,
-			Only: parseIDs(*only)}
-		res, err := chaos.RunChecked(ctx, o, cfg)
-		if err != nil {
-			fatal(err)
-		}
-		chaos.Report(os.Stdout, res)
-		failed = failed || len(res.Violations) > 0
-		if *shrink {
-			shrinkAll(ctx, o, cfg, res)
-		}
-		if *keep {
-			fmt.Printf("ssechaos: mode %s kept in %s\n", m, dir)
-		} else {
-			_ = os.RemoveAll(dir)
-		}
+		failed = runMode(ctx, f, m) || failed
 		if errors.Is(ctx.Err(), context.Canceled) {
 			break
 		}
 	}
 	if failed {
 		fmt.Printf("ssechaos: FAILED, seed %d (rerun: ssechaos -seed %d -duration %v -clients %d -mode %s)\n",
-			*seed, *seed, *duration, *clients, *mode)
+			f.seed, f.seed, f.duration, f.clients, f.mode)
 		os.Exit(1)
 	}
-	fmt.Printf("ssechaos: ok, seed %d\n", *seed)
+	fmt.Printf("ssechaos: ok, seed %d\n", f.seed)
+}
+
+// runMode runs and checks mode m in a directory of its own, reports it (and
+// shrinks its violations if asked), and reports whether it failed.
+func runMode(ctx context.Context, f flags, m string) bool {
+	if m != history.ModeMemory && m != history.ModeRedis {
+		fatal(fmt.Errorf("unknown -mode %q", m))
+	}
+	dir, err := os.MkdirTemp("", "ssechaos-")
+	if err != nil {
+		fatal(err)
+	}
+	cfg := chaos.Config{Bin: f.bin, Dir: dir, Silence: f.silence}
+	if f.verbose {
+		cfg.Log = os.Stdout
+	}
+	o := schedule.Options{Seed: f.seed, Mode: m, Duration: f.duration, Clients: f.clients, ClientBuffer: 64, Faults: f.faults, Lossless: f.lossless,
+		Only: parseIDs(f.only)}
+	res, err := chaos.RunChecked(ctx, o, cfg)
+	if err != nil {
+		fatal(err)
+	}
+	report.Write(os.Stdout, res.History, res.Violations)
+	if f.shrink {
+		shrinkAll(ctx, o, cfg, res)
+	}
+	if f.keep {
+		fmt.Printf("ssechaos: mode %s kept in %s\n", m, dir)
+	} else {
+		_ = os.RemoveAll(dir)
+	}
+	return len(res.Violations) > 0
 }
 
 // shrinkAll reruns, for each violation kind, its first violation with a
 // client alone, cut a few seconds after it, and reports whether it shows
 // again (a smaller history) or needs the other clients.
-func shrinkAll(ctx context.Context, o chaos.Options, cfg chaos.Config, res chaos.Result) {
-	tried := map[chaos.Kind]bool{}
+func shrinkAll(ctx context.Context, o schedule.Options, cfg chaos.Config, res chaos.Result) {
+	tried := map[violation.Kind]bool{}
 	for _, v := range res.Violations {
 		small := chaos.Shrunk(o, v)
 		if tried[v.Kind] || small == nil || ctx.Err() != nil {
@@ -113,7 +137,7 @@ func shrinkAll(ctx context.Context, o chaos.Options, cfg chaos.Config, res chaos
 			v.Kind, v.Client, o.Seed, o.Mode, o.Clients, v.Client, small.Duration)
 		for _, sv := range sres.Violations {
 			if sv.Kind == v.Kind {
-				fmt.Println(chaos.Explain(sres.History, sv))
+				fmt.Println(report.Explain(sres.History, sv))
 				break
 			}
 		}

@@ -11,6 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/chaos/history"
+	"ssehub/internal/chaos/report"
+	"ssehub/internal/chaos/schedule"
 	"ssehub/internal/testkit"
 	"ssehub/internal/testkit/need"
 )
@@ -32,19 +35,19 @@ func TestChaosShort(t *testing.T) {
 		duration = d
 	}
 	t.Logf("chaos seed %d (rerun with CHAOS_SEED=%d)", seed, seed)
-	for _, mode := range []string{ModeMemory, ModeRedis} {
+	for _, mode := range []string{history.ModeMemory, history.ModeRedis} {
 		t.Run(mode, func(t *testing.T) {
-			if mode == ModeRedis {
+			if mode == history.ModeRedis {
 				need.Tool(t, "redis-server", "/usr/bin/redis-server")
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), duration+3*time.Minute)
 			defer cancel()
-			o := Options{Seed: seed, Mode: mode, Duration: duration, Clients: 50, ClientBuffer: 64, Faults: true}
+			o := schedule.Options{Seed: seed, Mode: mode, Duration: duration, Clients: 50, ClientBuffer: 64, Faults: true}
 			dir := t.TempDir()
 			res, err := RunChecked(ctx, o, Config{Bin: bin, Dir: dir, Silence: 5 * time.Second})
 			require.NoError(t, err)
 			var b strings.Builder
-			Report(&b, res)
+			report.Write(&b, res.History, res.Violations)
 			if len(res.Violations) > 0 {
 				logErrors(t, dir)
 				t.Fatalf("chaos seed %d, mode %s failed (rerun with CHAOS_SEED=%d):\n%s", seed, mode, seed, b.String())

@@ -1,4 +1,7 @@
-package chaos
+// Package gate sits between a chaos client's response body and its SSE
+// parser: it stops reading on purpose (a client that stalls) and times
+// every read (a client waiting for bytes the server does not send).
+package gate
 
 import (
 	"errors"
@@ -6,16 +9,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"ssehub/internal/chaos/history"
 )
 
 // errGateClosed is what a paused read returns once its connection closed.
 var errGateClosed = errors.New("connection closed while not reading")
 
-// gate sits between a response body and the SSE parser. While paused it
+// Gate sits between a response body and the SSE parser. While paused it
 // does not read, so the kernel buffers fill and the server sees a client
 // that stopped reading. It also times every read: a read that blocks is a
 // client waiting for bytes the server does not send.
-type gate struct {
+type Gate struct {
 	body    io.Reader
 	now     func() time.Duration
 	minWait time.Duration
@@ -25,22 +30,24 @@ type gate struct {
 	mu     sync.Mutex
 	until  time.Duration // paused until this run time
 	wake   chan struct{}
-	pauses []Interval
-	waits  []Wait
+	pauses []history.Interval
+	waits  []history.Wait
 
 	// readingSince is the run time (ns) at which the current read started,
 	// -1 while no read is blocked.
 	readingSince atomic.Int64
 }
 
-func newGate(body io.Reader, now func() time.Duration, minWait time.Duration) *gate {
-	g := &gate{body: body, now: now, minWait: minWait, closed: make(chan struct{}), wake: make(chan struct{})}
+// New gates body; times come from now, and reads that wait at least
+// minWait are kept.
+func New(body io.Reader, now func() time.Duration, minWait time.Duration) *Gate {
+	g := &Gate{body: body, now: now, minWait: minWait, closed: make(chan struct{}), wake: make(chan struct{})}
 	g.readingSince.Store(-1)
 	return g
 }
 
-// pause stops reading for d from now.
-func (g *gate) pause(d time.Duration) {
+// Pause stops reading for d from now.
+func (g *Gate) Pause(d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
@@ -51,11 +58,11 @@ func (g *gate) pause(d time.Duration) {
 		g.pauses[n-1].To = g.until
 		return
 	}
-	g.pauses = append(g.pauses, Interval{From: now, To: g.until})
+	g.pauses = append(g.pauses, history.Interval{From: now, To: g.until})
 }
 
-// resume reads again at once.
-func (g *gate) resume() {
+// Resume reads again at once.
+func (g *Gate) Resume() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
@@ -67,10 +74,11 @@ func (g *gate) resume() {
 	g.wake = make(chan struct{})
 }
 
-// close releases a read that waits for the pause to end.
-func (g *gate) close() { g.once.Do(func() { close(g.closed) }) }
+// Close releases a read that waits for the pause to end.
+func (g *Gate) Close() { g.once.Do(func() { close(g.closed) }) }
 
-func (g *gate) Read(p []byte) (int, error) {
+// Read reads from the body once the pause is over, timing the read.
+func (g *Gate) Read(p []byte) (int, error) {
 	for {
 		g.mu.Lock()
 		until, wake := g.until, g.wake
@@ -95,14 +103,14 @@ func (g *gate) Read(p []byte) (int, error) {
 	g.readingSince.Store(-1)
 	if d := g.now() - start; d >= g.minWait {
 		g.mu.Lock()
-		g.waits = append(g.waits, Wait{At: start, For: d})
+		g.waits = append(g.waits, history.Wait{At: start, For: d})
 		g.mu.Unlock()
 	}
 	return n, err
 }
 
-// blocked is how long the current read has waited for bytes (0 if none).
-func (g *gate) blocked() time.Duration {
+// Blocked is how long the current read has waited for bytes (0 if none).
+func (g *Gate) Blocked() time.Duration {
 	since := g.readingSince.Load()
 	if since < 0 {
 		return 0
@@ -110,8 +118,8 @@ func (g *gate) blocked() time.Duration {
 	return g.now() - time.Duration(since)
 }
 
-// record copies the pauses and waits into c.
-func (g *gate) record(c *Conn) {
+// Record copies the pauses and waits into c.
+func (g *Gate) Record(c *history.Conn) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	c.Pauses = append(c.Pauses, g.pauses...)

@@ -1,4 +1,4 @@
-package chaos
+package servers
 
 import (
 	"context"
@@ -13,10 +13,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// redisServer is the run's real redis-server: AOF on (fsync every second)
+// Redis is the run's real redis-server: AOF on (fsync every second)
 // so a SIGKILL loses at most the last second, and a snapshot file that a
 // restore fault brings back, losing everything after it.
-type redisServer struct {
+type Redis struct {
 	bin  string
 	port int
 	dir  string
@@ -24,17 +24,32 @@ type redisServer struct {
 	cli  *redis.Client
 }
 
-func newRedis(bin string, port int, dir string) *redisServer {
-	return &redisServer{bin: bin, port: port, dir: dir,
+// NewRedis is redis-server bin on port with its files in dir; nothing runs
+// until Start.
+func NewRedis(bin string, port int, dir string) *Redis {
+	return &Redis{bin: bin, port: port, dir: dir,
 		cli: redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), MaxRetries: -1, DialTimeout: time.Second})}
 }
 
-func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+// Addr is where it serves.
+func (r *Redis) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
 
-// start runs redis-server on its port and directory, with the AOF or, for
+// Port is its loopback port.
+func (r *Redis) Port() int { return r.port }
+
+// Exited reports whether its current process has exited.
+func (r *Redis) Exited() bool { return r.proc.exited() }
+
+// FlushAll empties it, as a fault.
+func (r *Redis) FlushAll(ctx context.Context) error { return r.cli.FlushAll(ctx).Err() }
+
+// Close closes the run's client of it.
+func (r *Redis) Close() error { return r.cli.Close() }
+
+// Start runs redis-server on its port and directory, with the AOF or, for
 // a snapshot restore, without it (it then loads dump.rdb), and waits until
 // it answers PING.
-func (r *redisServer) start(ctx context.Context, aof bool) error {
+func (r *Redis) Start(ctx context.Context, aof bool) error {
 	appendonly := "no"
 	if aof {
 		appendonly = "yes"
@@ -46,7 +61,7 @@ func (r *redisServer) start(ctx context.Context, aof bool) error {
 		return err
 	}
 	r.proc = p
-	deadline := time.Now().Add(startWait)
+	deadline := time.Now().Add(StartWait)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if p.exited() {
 			return fmt.Errorf("redis-server exited at start:\n%s", p.output())
@@ -60,29 +75,29 @@ func (r *redisServer) start(ctx context.Context, aof bool) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.kill()
-	return fmt.Errorf("redis-server not ready within %v:\n%s", startWait, p.output())
+	return fmt.Errorf("redis-server not ready within %v:\n%s", StartWait, p.output())
 }
 
-// kill ends redis-server at once: what the AOF has not fsynced is lost.
-func (r *redisServer) kill() {
+// Kill ends redis-server at once: what the AOF has not fsynced is lost.
+func (r *Redis) Kill() {
 	if r.proc != nil {
 		r.proc.kill()
 	}
 }
 
-// snapshot writes dump.rdb now and keeps a copy for restore.
-func (r *redisServer) snapshot(ctx context.Context) error {
+// Snapshot writes dump.rdb now and keeps a copy for restore.
+func (r *Redis) Snapshot(ctx context.Context) error {
 	if err := r.cli.Save(ctx).Err(); err != nil {
 		return fmt.Errorf("SAVE: %w", err)
 	}
 	return copyFile(filepath.Join(r.dir, "dump.rdb"), filepath.Join(r.dir, "snapshot.rdb"))
 }
 
-// restore kills redis-server and starts it from the snapshot: the AOF is
+// Restore kills redis-server and starts it from the snapshot: the AOF is
 // removed so the snapshot is what loads, then the AOF is turned back on
 // (which rewrites it from the restored data).
-func (r *redisServer) restore(ctx context.Context, down time.Duration) error {
-	r.kill()
+func (r *Redis) Restore(ctx context.Context, down time.Duration) error {
+	r.Kill()
 	if err := os.RemoveAll(filepath.Join(r.dir, "appendonlydir")); err != nil {
 		return fmt.Errorf("remove AOF: %w", err)
 	}
@@ -90,17 +105,17 @@ func (r *redisServer) restore(ctx context.Context, down time.Duration) error {
 		return err
 	}
 	time.Sleep(down)
-	if err := r.start(ctx, false); err != nil {
+	if err := r.Start(ctx, false); err != nil {
 		return err
 	}
 	return r.cli.ConfigSet(ctx, "appendonly", "yes").Err()
 }
 
-// shutdown stops redis-server cleanly (AOF fsynced, nothing lost).
-func (r *redisServer) shutdown(ctx context.Context) error {
+// Shutdown stops redis-server cleanly (AOF fsynced, nothing lost).
+func (r *Redis) Shutdown(ctx context.Context) error {
 	err := r.cli.ShutdownSave(ctx).Err()
 	if r.proc != nil {
-		if _, werr := r.proc.wait(startWait); werr != nil {
+		if _, werr := r.proc.wait(StartWait); werr != nil {
 			r.proc.kill()
 			return werr
 		}
@@ -126,8 +141,8 @@ func copyFile(from, to string) error {
 	return nil
 }
 
-// findRedis returns the redis-server binary, or an error saying it is missing.
-func findRedis() (string, error) {
+// FindRedis returns the redis-server binary, or an error saying it is missing.
+func FindRedis() (string, error) {
 	if _, err := os.Stat("/usr/bin/redis-server"); err == nil {
 		return "/usr/bin/redis-server", nil
 	}

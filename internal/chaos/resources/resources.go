@@ -1,4 +1,8 @@
-package chaos
+// Package resources measures each instance process of a chaos run: its
+// baseline before clients (descriptors, goroutines, sockets and bytes
+// queued in the kernel on its port, sockstat), the same after them, and the
+// memory that sockets it has closed keep in the kernel meanwhile.
+package resources
 
 import (
 	"bufio"
@@ -10,6 +14,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"ssehub/internal/chaos/history"
+	"ssehub/internal/chaos/servers"
 )
 
 // tcpSock is one line of /proc/net/tcp{,6}.
@@ -64,17 +72,20 @@ func hexPort(addr string) int {
 	return int(n)
 }
 
-// sampleInstance reads the resources of the instance's current process.
+// probe is the client for the instance's /metrics.
+var probe = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+
+// sample reads the resources of the instance's current process.
 // Descriptors of its connections to Redis are left out: go-redis keeps a
 // pool that grows with load and stays, which is not a leak of streams.
-func sampleInstance(ctx context.Context, in *instance, redisPort int) (Sample, error) {
-	p := in.current()
+func sample(ctx context.Context, in *servers.Instance, redisPort int) (history.Sample, error) {
+	pid := in.PID()
 	socks, err := readTCP()
 	if err != nil {
-		return Sample{}, err
+		return history.Sample{}, err
 	}
 	toRedis := map[string]bool{}
-	var s Sample
+	var s history.Sample
 	for _, k := range socks {
 		if redisPort != 0 && k.remote == redisPort {
 			toRedis["socket:["+k.inode+"]"] = true
@@ -82,24 +93,24 @@ func sampleInstance(ctx context.Context, in *instance, redisPort int) (Sample, e
 		if k.state == tcpListen {
 			continue
 		}
-		if k.local == in.port && (k.state == tcpEstablished || k.state == tcpCloseWait) {
+		if k.local == in.Port() && (k.state == tcpEstablished || k.state == tcpCloseWait) {
 			s.Sockets++
 		}
-		if k.local == in.port || k.remote == in.port {
+		if k.local == in.Port() || k.remote == in.Port() {
 			s.Queued += k.queued
 		}
 	}
-	fds, err := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", p.pid()))
+	fds, err := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
 	if err != nil {
-		return Sample{}, fmt.Errorf("list descriptors: %w", err)
+		return history.Sample{}, fmt.Errorf("list descriptors: %w", err)
 	}
 	for _, fd := range fds {
 		if link, err := os.Readlink(fd); err == nil && !toRedis[link] {
 			s.FDs++
 		}
 	}
-	if s.Goroutines, err = goroutines(ctx, in.url()); err != nil {
-		return Sample{}, err
+	if s.Goroutines, err = goroutines(ctx, in.URL()); err != nil {
+		return history.Sample{}, err
 	}
 	s.SockMem = sockMem()
 	return s, nil

@@ -1,19 +1,12 @@
-// Package chaos checks ssehub's outside contract the Jepsen way: a seeded
-// schedule drives real server processes (and a real redis-server) with
-// clients of random behaviour, bursty publishers, idempotent retries and
-// faults; every client's chain of connections is recorded, and Check
-// verifies the whole history against the contract (DESIGN.md) at the end.
-//
-// The pieces: Generate (schedule.go) turns a seed into decisions; Run
-// (runner.go) executes them and returns a History; Check (check.go) is a pure
-// function of that History; Explain (report.go) prints the projection of the
-// history onto one violation.
-package chaos
+// Package history holds what a chaos run records and all the checker looks
+// at: every client's chain of connections, the publish log, the faults and
+// each instance's resources, with the queries the rules share.
+package history
 
 import "time"
 
-// History is everything a run recorded, and all Check looks at. Times are
-// offsets from the start of the run.
+// History is everything a run recorded, and all check.Check looks at.
+// Times are offsets from the start of the run.
 type History struct {
 	Seed   uint64
 	Mode   string
@@ -59,6 +52,20 @@ type Bounds struct {
 	// free its memory at once.
 	OrphanQueue int64
 }
+
+// Behaviour is how one client reads.
+type Behaviour string
+
+// The client behaviours.
+const (
+	Fast     Behaviour = "fast"      // reads as fast as it can
+	Slow     Behaviour = "slow"      // sleeps a few ms after every frame
+	Stall    Behaviour = "stall"     // reads, but now and then stops reading for seconds
+	Never    Behaviour = "never"     // does not read until the final phase
+	Abrupt   Behaviour = "abrupt"    // closes its connection abruptly (FIN or RST) and resumes
+	Hop      Behaviour = "hop"       // resumes on the other instance
+	HalfBody Behaviour = "half-body" // GET /sse with a Content-Length and a body that never comes
+)
 
 // Chain is one client's life: its connections in order. Every connection
 // after the first resumes with the last id the chain received.
@@ -116,6 +123,48 @@ type Conn struct {
 	Waits []Wait
 	// Pauses are the intervals in which the client did not read on purpose.
 	Pauses []Interval
+}
+
+// FrameAt is the index of the last frame received before at, -1 if none.
+func (c *Conn) FrameAt(at time.Duration) int {
+	i := -1
+	for fi, f := range c.Frames {
+		if f.At <= at {
+			i = fi
+		}
+	}
+	return i
+}
+
+// WaitAfter is the longest a read of c waited for bytes after from.
+func (c *Conn) WaitAfter(from time.Duration) time.Duration {
+	var worst time.Duration
+	for _, w := range c.Waits {
+		if end := w.At + w.For; end > from {
+			worst = max(worst, end-max(w.At, from))
+		}
+	}
+	return worst
+}
+
+// ResumedAt is the first time from at on when the client was reading.
+func (c *Conn) ResumedAt(at time.Duration) time.Duration {
+	for _, p := range c.Pauses {
+		if p.From <= at && at < p.To {
+			at = p.To
+		}
+	}
+	return at
+}
+
+// Reading reports whether the client read throughout [from, to].
+func (c *Conn) Reading(from, to time.Duration) bool {
+	for _, p := range c.Pauses {
+		if p.From <= to && p.To >= from {
+			return false
+		}
+	}
+	return true
 }
 
 // Frame is one event received (comments are not kept: silence is measured

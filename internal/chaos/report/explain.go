@@ -1,4 +1,7 @@
-package chaos
+// Package report prints a checked chaos run: what it did and, for each
+// violation, the projection of the history onto it (the client's
+// connections and frames around it, the publishes and faults near it).
+package report
 
 import (
 	"fmt"
@@ -6,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"ssehub/internal/chaos/history"
+	"ssehub/internal/chaos/violation"
 	"ssehub/internal/eventid"
 )
 
@@ -17,7 +22,7 @@ const window = 3 * time.Second
 // and the frames around the violation), the acknowledged publishes of its
 // topics between the ids involved, and the faults near it. That is the
 // smallest part of the history that shows the violation.
-func Explain(h *History, v Violation) string {
+func Explain(h *history.History, v violation.Violation) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d, mode %s: %s\n", h.Seed, h.Mode, v)
 	for _, c := range h.Chains {
@@ -46,7 +51,7 @@ func Explain(h *History, v Violation) string {
 	return b.String()
 }
 
-func faultOutcome(f Fault) string {
+func faultOutcome(f history.Fault) string {
 	var s string
 	if f.Exited > 0 {
 		s += fmt.Sprintf(", exited %d at %v", f.ExitCode, f.Exited.Round(time.Millisecond))
@@ -60,7 +65,7 @@ func faultOutcome(f Fault) string {
 	return s
 }
 
-func explainChain(b *strings.Builder, h *History, c *Chain, v Violation) {
+func explainChain(b *strings.Builder, h *history.History, c *history.Chain, v violation.Violation) {
 	fmt.Fprintf(b, "  client %d (%s) on %v, %d connection(s):\n", c.Client, c.Behaviour, c.Topics, len(c.Conns))
 	for ci, conn := range c.Conns {
 		near := ci >= v.Conn-1 && ci <= v.Conn+1
@@ -98,12 +103,12 @@ func explainChain(b *strings.Builder, h *History, c *Chain, v Violation) {
 			fmt.Fprintf(b, "      ... %d frame(s)\n", len(conn.Frames)-to)
 		}
 	}
-	if v.Kind != KindNoAnswer { // a request that got no answer involves no event
+	if v.Kind != violation.NoAnswer { // a request that got no answer involves no event
 		explainPublishes(b, h, c, v)
 	}
 }
 
-func frameText(f Frame) string {
+func frameText(f history.Frame) string {
 	if f.IsReset() {
 		return "reason=" + f.Reason
 	}
@@ -116,7 +121,7 @@ func frameText(f Frame) string {
 
 // explainPublishes lists the acknowledged publishes of the chain's topics
 // whose ids lie between the lowest and highest id of the violation.
-func explainPublishes(b *strings.Builder, h *History, c *Chain, v Violation) {
+func explainPublishes(b *strings.Builder, h *history.History, c *history.Chain, v violation.Violation) {
 	var lo, hi *eventid.ID
 	for _, s := range v.IDs {
 		id, err := eventid.Parse(s)
@@ -158,7 +163,7 @@ func explainPublishes(b *strings.Builder, h *History, c *Chain, v Violation) {
 	}
 }
 
-func publishOutcome(p Publish) string {
+func publishOutcome(p history.Publish) string {
 	switch {
 	case p.Acked() && p.Dup:
 		return "acked " + p.ID + " (duplicate)"

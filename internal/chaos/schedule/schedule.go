@@ -1,4 +1,7 @@
-package chaos
+// Package schedule turns a seed into every decision of a chaos run: the
+// clients and their timed actions, the bursts of publishes and the faults,
+// and the payload each publish carries, so a reader can check its bytes.
+package schedule
 
 import (
 	"fmt"
@@ -7,20 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-)
 
-// Behaviour is how one client reads.
-type Behaviour string
-
-// The client behaviours.
-const (
-	Fast     Behaviour = "fast"      // reads as fast as it can
-	Slow     Behaviour = "slow"      // sleeps a few ms after every frame
-	Stall    Behaviour = "stall"     // reads, but now and then stops reading for seconds
-	Never    Behaviour = "never"     // does not read until the final phase
-	Abrupt   Behaviour = "abrupt"    // closes its connection abruptly (FIN or RST) and resumes
-	Hop      Behaviour = "hop"       // resumes on the other instance
-	HalfBody Behaviour = "half-body" // GET /sse with a Content-Length and a body that never comes
+	"ssehub/internal/chaos/history"
 )
 
 // Options are the inputs of a run besides the seed's decisions.
@@ -56,7 +47,7 @@ type Schedule struct {
 type ClientPlan struct {
 	ID        int
 	Topics    []string
-	Behaviour Behaviour
+	Behaviour history.Behaviour
 	Instance  int  // where it connects first
 	Query     bool // sends its last id as ?lastEventId= instead of the header
 	Start     time.Duration
@@ -116,7 +107,7 @@ type PlannedPublish struct {
 // FaultPlan is one planned fault; Down is how long the process stays down.
 type FaultPlan struct {
 	At       time.Duration
-	Kind     FaultKind
+	Kind     history.FaultKind
 	Instance int
 	Down     time.Duration
 }
@@ -135,7 +126,7 @@ const clientStream = 1000
 // leave the other decisions, and the earlier ones, as they were.
 func Generate(o Options) Schedule {
 	s := Schedule{Options: o, Instances: 1}
-	if o.Mode == ModeRedis {
+	if o.Mode == history.ModeRedis {
 		s.Instances = 2
 	}
 	for i := range numTopics {
@@ -153,62 +144,94 @@ func Generate(o Options) Schedule {
 	return s
 }
 
-func between(r *rand.Rand, lo, hi time.Duration) time.Duration {
+func Between(r *rand.Rand, lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(r.Int64N(int64(hi-lo)+1))
 }
 
+// client plans client id: what it subscribes to and how it reads, then
+// its actions.
 func (s *Schedule) client(r *rand.Rand, id int) ClientPlan {
-	behaviours := []Behaviour{Fast, Fast, Fast, Slow, Slow, Stall, Stall, Stall, Never, Abrupt, Abrupt, HalfBody}
-	if s.Instances > 1 {
-		behaviours = append(behaviours, Hop, Hop)
-	}
+	behaviours := s.behaviours()
 	c := ClientPlan{
 		ID:        id,
 		Behaviour: behaviours[r.IntN(len(behaviours))],
 		Instance:  r.IntN(s.Instances),
 		Query:     r.IntN(4) == 0,
-		Start:     between(r, 0, time.Second),
+		Start:     Between(r, 0, time.Second),
 		Seed:      r.Uint64(),
 	}
 	perm := r.Perm(len(s.Topics))
 	for _, t := range perm[:1+r.IntN(2)] {
 		c.Topics = append(c.Topics, s.Topics[t])
 	}
+	s.reading(r, &c)
+	c.Actions = append(c.Actions, s.actions(r, c)...)
+	return c
+}
+
+// behaviours are the ones to draw from, weighted by repetition; hopping
+// needs another instance.
+func (s *Schedule) behaviours() []history.Behaviour {
+	behaviours := []history.Behaviour{history.Fast, history.Fast, history.Fast, history.Slow, history.Slow,
+		history.Stall, history.Stall, history.Stall, history.Never, history.Abrupt, history.Abrupt, history.HalfBody}
+	if s.Instances > 1 {
+		behaviours = append(behaviours, history.Hop, history.Hop)
+	}
+	return behaviours
+}
+
+// reading plans how c reads: a slow client's delay per frame, a
+// never-reading one's stall until the end, and for half the clients that
+// stop reading a small receive buffer.
+func (s *Schedule) reading(r *rand.Rand, c *ClientPlan) {
 	switch c.Behaviour {
-	case Slow:
-		c.FrameDelay = between(r, 2*time.Millisecond, 25*time.Millisecond)
-	case Never:
+	case history.Slow:
+		c.FrameDelay = Between(r, 2*time.Millisecond, 25*time.Millisecond)
+	case history.Never:
 		c.Actions = []Action{{At: c.Start, Kind: ActStall, For: s.Duration}}
 	}
-	if (c.Behaviour == Stall || c.Behaviour == Never) && r.IntN(2) == 0 {
+	if (c.Behaviour == history.Stall || c.Behaviour == history.Never) && r.IntN(2) == 0 {
 		c.RcvBuf = 4096
 	}
-	for at := c.Start + between(r, time.Second, 4*time.Second); at < s.Duration; {
-		a := Action{At: at}
-		switch c.Behaviour {
-		case Stall:
-			// short stalls end before the server's write times out, long
-			// ones after: both sides of the slow-client cut
-			a.Kind, a.For = ActStall, between(r, 300*time.Millisecond, 1800*time.Millisecond)
-			if r.IntN(2) == 0 {
-				a.For = between(r, 2*time.Second, 6*time.Second)
-			}
-		case Abrupt, HalfBody:
-			a.Kind = []ActionKind{ActClose, ActReset}[r.IntN(2)]
-		case Hop:
-			a.Kind, a.Instance = ActHop, r.IntN(s.Instances)
-		default:
-			// fast and slow clients close now and then too, less often
-			if r.IntN(3) == 0 {
-				a.Kind = ActClose
-			}
-		}
+}
+
+// actions plans c's actions from a few seconds after its start to the end
+// of the run, a few seconds apart (after the end of a stall).
+func (s *Schedule) actions(r *rand.Rand, c ClientPlan) []Action {
+	var out []Action
+	for at := c.Start + Between(r, time.Second, 4*time.Second); at < s.Duration; {
+		a := s.action(r, c.Behaviour, at)
 		if a.Kind != "" {
-			c.Actions = append(c.Actions, a)
+			out = append(out, a)
 		}
-		at += a.For + between(r, 2*time.Second, 7*time.Second)
+		at += a.For + Between(r, 2*time.Second, 7*time.Second)
 	}
-	return c
+	return out
+}
+
+// action plans what a client of behaviour b does at at; no Kind for
+// nothing.
+func (s *Schedule) action(r *rand.Rand, b history.Behaviour, at time.Duration) Action {
+	a := Action{At: at}
+	switch b {
+	case history.Stall:
+		// short stalls end before the server's write times out, long
+		// ones after: both sides of the slow-client cut
+		a.Kind, a.For = ActStall, Between(r, 300*time.Millisecond, 1800*time.Millisecond)
+		if r.IntN(2) == 0 {
+			a.For = Between(r, 2*time.Second, 6*time.Second)
+		}
+	case history.Abrupt, history.HalfBody:
+		a.Kind = []ActionKind{ActClose, ActReset}[r.IntN(2)]
+	case history.Hop:
+		a.Kind, a.Instance = ActHop, r.IntN(s.Instances)
+	default:
+		// fast and slow clients close now and then too, less often
+		if r.IntN(3) == 0 {
+			a.Kind = ActClose
+		}
+	}
+	return a
 }
 
 // bursts plans the publishes: mostly small bursts, a quarter of them one to
@@ -216,7 +239,7 @@ func (s *Schedule) client(r *rand.Rand, id int) ClientPlan {
 // fill while clients read.
 func (s *Schedule) bursts(r *rand.Rand) []Burst {
 	var out []Burst
-	for at := between(r, 300*time.Millisecond, time.Second); at < s.Duration; at += between(r, 100*time.Millisecond, 1200*time.Millisecond) {
+	for at := Between(r, 300*time.Millisecond, time.Second); at < s.Duration; at += Between(r, 100*time.Millisecond, 1200*time.Millisecond) {
 		b := Burst{Index: len(out), At: at, Topic: s.Topics[r.IntN(len(s.Topics))], Instance: r.IntN(s.Instances), Parallel: 1}
 		n := 1 + r.IntN(20)
 		switch r.IntN(8) {
@@ -263,20 +286,20 @@ func topicIndex(topics []string, t string) int {
 // the last seconds, so the final phase begins with every process up.
 func (s *Schedule) faults(r *rand.Rand) []FaultPlan {
 	var out []FaultPlan
-	kinds := []FaultKind{FaultKill, FaultTerm}
-	if s.Mode == ModeRedis {
-		kinds = append(kinds, FaultKill, FaultTerm, FaultRedisKill, FaultRedisDown)
+	kinds := []history.FaultKind{history.FaultKill, history.FaultTerm}
+	if s.Mode == history.ModeRedis {
+		kinds = append(kinds, history.FaultKill, history.FaultTerm, history.FaultRedisKill, history.FaultRedisDown)
 		if !s.Lossless {
-			kinds = append(kinds, FaultRedisSave, FaultFlushAll)
+			kinds = append(kinds, history.FaultRedisSave, history.FaultFlushAll)
 		}
 	}
-	for at := between(r, 3*time.Second, 5*time.Second); at < s.Duration-3*time.Second; at += between(r, 4*time.Second, 9*time.Second) {
-		f := FaultPlan{At: at, Kind: kinds[r.IntN(len(kinds))], Instance: r.IntN(s.Instances), Down: between(r, 200*time.Millisecond, 2*time.Second)}
+	for at := Between(r, 3*time.Second, 5*time.Second); at < s.Duration-3*time.Second; at += Between(r, 4*time.Second, 9*time.Second) {
+		f := FaultPlan{At: at, Kind: kinds[r.IntN(len(kinds))], Instance: r.IntN(s.Instances), Down: Between(r, 200*time.Millisecond, 2*time.Second)}
 		out = append(out, f)
-		if f.Kind == FaultRedisSave {
+		if f.Kind == history.FaultRedisSave {
 			// the snapshot is restored a few seconds later, losing what came between
-			at += between(r, 2*time.Second, 4*time.Second)
-			out = append(out, FaultPlan{At: at, Kind: FaultRedisReload, Down: f.Down})
+			at += Between(r, 2*time.Second, 4*time.Second)
+			out = append(out, FaultPlan{At: at, Kind: history.FaultRedisReload, Down: f.Down})
 		}
 	}
 	return out
