@@ -35,6 +35,7 @@ func TestChurnKeepsEveryStreamIntact(t *testing.T) {
 	t.Logf("churn seed %d (rerun with CHURN_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	f := start(t, 8, false)
+	f.pageDelay.Store(int64(2 * time.Millisecond))
 	const readers, rounds = 12, 6
 	streams := make([]*sse.Reader, readers)
 	pauses := make([]*rand.Rand, readers)

@@ -66,6 +66,20 @@ type fixture struct {
 	gone      gone
 	adopted   chan bool
 	srv       *httptest.Server
+	// pageDelay slows every page of a catch-up, as Redis's round trips do,
+	// so live events queue up while a catch-up is still writing.
+	pageDelay atomic.Int64
+}
+
+// slowHistory is the fixture's log as the writers catch up from it.
+type slowHistory struct{ f *fixture }
+
+func (h slowHistory) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool,
+	start func(eventlog.Position) error, page func([]*event.Event) error) error {
+	return h.f.log.Replay(ctx, after, upto, match, start, func(events []*event.Event) error {
+		time.Sleep(time.Duration(h.f.pageDelay.Load()))
+		return page(events)
+	})
 }
 
 // start runs a hub, a pool and a real HTTP server whose handler does what
@@ -79,7 +93,7 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTime
 	f := &fixture{gone: make(gone, 1024), adopted: make(chan bool, 1024), ended: make(chan struct{}, 1024)}
 	f.hub = hub.New(hub.Options{ClientBuffer: clientBuffer, Heartbeat: time.Hour, Observer: f.gone})
 	f.log = eventlog.NewMemory(eventlog.MemoryOptions{Size: 10_000})
-	f.pool = New(Options{Hub: f.hub, Log: f.log, Capacity: capacity, Retry: time.Second, WriteTimeout: writeTimeout})
+	f.pool = New(Options{Hub: f.hub, Log: slowHistory{f}, Capacity: capacity, Retry: time.Second, WriteTimeout: writeTimeout})
 	require.NotNil(t, f.pool)
 	ctx, cancel := context.WithCancel(context.Background())
 	hubDone, poolDone, logDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
@@ -114,7 +128,7 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTime
 		adopted := !r.URL.Query().Has("goroutine") && f.pool.Adopt(w, r, c, a)
 		f.adopted <- adopted
 		if !adopted {
-			o.Ended(st.Pump(r.Context(), c, eventid.ID{}, stream.CatchUp{Hub: f.hub, Log: f.log}))
+			o.Ended(st.Pump(r.Context(), c, eventid.ID{}, stream.CatchUp{Hub: f.hub, Log: slowHistory{f}}))
 		}
 	})
 	if tls {
