@@ -2,20 +2,19 @@ package pool
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"ssehub/internal/event"
 	"ssehub/internal/sse"
 )
 
@@ -48,28 +47,18 @@ func TestChurnKeepsEveryStreamIntact(t *testing.T) {
 		pauses[i] = rand.New(rand.NewPCG(rng.Uint64(), uint64(i)))
 	}
 	sizes := make([]int, rounds)
-	total := 0
-	for i := range sizes {
-		sizes[i] = 1 + rng.IntN(400)
-		total += sizes[i]
+	bursts := make([][]string, rounds)
+	for round := range sizes {
+		sizes[round] = 1 + rng.IntN(400)
+		for i := range sizes[round] {
+			// Sizes vary too, so batches split anywhere in a frame.
+			data := fmt.Sprintf("%d.%d.%s", round, i, strings.Repeat("x", rng.IntN(300)))
+			bursts[round] = append(bursts[round], fmt.Sprintf("%q", data))
+		}
 	}
 	go func() {
-		n := 0
-		for round, size := range sizes {
-			f.gate.Lock()
-			for i := range size {
-				// Sizes vary too, so batches split anywhere in a frame.
-				data := fmt.Sprintf("%d.%d.%s", round, i, make([]byte, rng.IntN(300)))
-				m := event.Message{Topic: "a", Type: "n", Data: []byte(fmt.Sprintf("%q", data))}
-				if _, _, err := f.log.Append(context.Background(), m); err != nil {
-					t.Error(err)
-				}
-			}
-			f.gate.Unlock()
-			n += size
-			for f.delivered.Load() < int64(n) {
-				time.Sleep(time.Millisecond)
-			}
+		for _, b := range bursts {
+			f.burst(t, b)
 		}
 	}()
 	var wg sync.WaitGroup

@@ -62,6 +62,7 @@ type fixture struct {
 	// it, so they reach the hub in one burst, as the Redis reader's do.
 	gate      sync.RWMutex
 	delivered atomic.Int64 // events the log handed to the hub
+	appended  int64        // events burst appended; its caller's alone
 	pool      *Pool
 	gone      gone
 	adopted   chan bool
@@ -597,18 +598,11 @@ func TestLaggingStreamsKeepOrder(t *testing.T) {
 	}
 	go func() {
 		for round := range rounds {
-			f.gate.Lock()
-			for i := range each {
-				m := event.Message{Topic: "a", Type: "n", Data: []byte(fmt.Sprintf("%d.%d", round, i))}
-				if _, _, err := f.log.Append(context.Background(), m); err != nil {
-					t.Error(err)
-				}
+			data := make([]string, each)
+			for i := range data {
+				data[i] = fmt.Sprintf("%d.%d", round, i)
 			}
-			f.gate.Unlock()
-			// The log's queue holds one round at most.
-			for f.delivered.Load() < int64((round+1)*each) {
-				time.Sleep(time.Millisecond)
-			}
+			f.burst(t, data)
 		}
 	}()
 	var wg sync.WaitGroup
@@ -637,4 +631,22 @@ func TestLaggingStreamsKeepOrder(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// burst appends one event per data and lets them reach the hub all at once,
+// as the Redis reader hands them over; it returns once the hub has them, so
+// the log's queue never holds more than one burst.
+func (f *fixture) burst(t testing.TB, data []string) {
+	f.gate.Lock()
+	for _, d := range data {
+		m := event.Message{Topic: "a", Type: "n", Data: []byte(d)}
+		if _, _, err := f.log.Append(context.Background(), m); err != nil {
+			t.Error(err)
+		}
+	}
+	f.gate.Unlock()
+	f.appended += int64(len(data))
+	for f.delivered.Load() < f.appended {
+		time.Sleep(time.Millisecond)
+	}
 }
