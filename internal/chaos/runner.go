@@ -2,7 +2,8 @@
 // schedule drives real server processes (and a real redis-server) with
 // clients of random behaviour, bursty publishers, idempotent retries and
 // faults; every client's chain of connections is recorded, and the whole
-// history is checked against the contract (DESIGN.md) at the end.
+// history is checked against the contract (the README's "Checking the
+// contract") at the end.
 //
 // This package is the runner that ties the pieces together:
 // schedule.Generate turns a seed into decisions; Run carries them out with

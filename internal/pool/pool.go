@@ -24,6 +24,7 @@ import (
 	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
 	"ssehub/internal/pool/epoll"
+	"ssehub/internal/socket"
 	"ssehub/internal/writer"
 )
 
@@ -151,7 +152,7 @@ type Adoption struct {
 	Expires time.Time
 	// Owner is told when the stream has ended.
 	Owner Owner
-	// TagTopics, as Stream.TagTopics: each event names its topic first.
+	// TagTopics, as stream.Stream.TagTopics: each event names its topic first.
 	TagTopics bool
 }
 
@@ -205,7 +206,7 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*
 	// Writes go straight to the descriptor; no deadline timers are needed.
 	_ = nc.SetDeadline(time.Time{})
 	// end decides between a reset and a FIN from here on.
-	writer.Abortive(nc, false)
+	socket.Abortive(nc, false)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -24,6 +24,7 @@ import (
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
 	"ssehub/internal/hub"
+	"ssehub/internal/socket"
 	"ssehub/internal/sse"
 	"ssehub/internal/stream"
 	"ssehub/internal/writer"
@@ -134,11 +135,11 @@ func startWith(t testing.TB, clientBuffer int, tls bool, capacity int, writeTime
 	})
 	if tls {
 		f.srv = httptest.NewUnstartedServer(handler)
-		f.srv.Config.ConnContext = writer.ConnContext(testSendBuffer)
+		f.srv.Config.ConnContext = socket.ConnContext(testSendBuffer)
 		f.srv.StartTLS()
 	} else {
 		f.srv = httptest.NewUnstartedServer(handler)
-		f.srv.Config.ConnContext = writer.ConnContext(testSendBuffer)
+		f.srv.Config.ConnContext = socket.ConnContext(testSendBuffer)
 		f.srv.Start()
 	}
 	t.Cleanup(func() {

@@ -10,6 +10,7 @@ import (
 	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
 	"ssehub/internal/pool/epoll"
+	"ssehub/internal/socket"
 	"ssehub/internal/writer"
 )
 
@@ -91,7 +92,7 @@ func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
 		return buf, false
 	}
 
-	// Lagging is read before the batch: the catch-up rule (rules.go).
+	// Lagging is read before the batch: the catch-up rule (internal/writer/rules.go).
 	from, lagging := c.client.Lagging()
 	buf, closed, full := writer.Batch(buf[:chunkHead], c.client.Events(), c.after, c.tagged)
 	if out := frameChunk(buf); len(out) > 0 {
@@ -204,7 +205,7 @@ func (p *Pool) end(c *Conn, e writer.Ending) {
 		return
 	}
 	if e.Abort {
-		writer.Abort(c.nc)
+		socket.Abort(c.nc)
 	} else {
 		_ = c.nc.Close()
 	}

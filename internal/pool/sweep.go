@@ -10,7 +10,7 @@ import (
 )
 
 // pollEvery bounds how long the poller sleeps, and so how late a stalled
-// write is noticed and how long Stop waits for it.
+// write is noticed and how long Run takes to return once its context ends.
 const pollEvery = 250 * time.Millisecond
 
 // poll turns epoll events into work for the writers, and marks writes that

@@ -11,7 +11,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"ssehub/internal/auth"
-	"ssehub/internal/writer"
+	"ssehub/internal/socket"
 )
 
 // errNotListening says serving ended before the listener was up.
@@ -71,7 +71,7 @@ func (h *httpServer) configure(hs *http.Server) {
 	// so those get ssehub's JSON answers; beyond it the server answers 431.
 	hs.MaxHeaderBytes = maxHeaderBytes
 	hs.ErrorLog = nil
-	hs.ConnContext = writer.ConnContext(c.Sse.SendBuffer)
+	hs.ConnContext = socket.ConnContext(c.Sse.SendBuffer)
 	// Outside go-zero's router, so its access log sees requests with
 	// their credentials already taken out.
 	hs.Handler = auth.Redact(c.Auth.Cookie, hs.Handler)

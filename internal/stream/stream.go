@@ -15,6 +15,7 @@ import (
 	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
+	"ssehub/internal/socket"
 	"ssehub/internal/sse"
 	"ssehub/internal/writer"
 )
@@ -46,12 +47,12 @@ type CatchUp struct {
 func Open(w http.ResponseWriter, r *http.Request, retry, writeTimeout time.Duration) (*Stream, error) {
 	s := &Stream{w: w, rc: http.NewResponseController(w), writeTimeout: writeTimeout, retry: retry}
 	if r.ProtoMajor == 1 {
-		s.raw = writer.ConnOf(r.Context())
+		s.raw = socket.ConnOf(r.Context())
 		// net/http closes a connection whose write failed itself, with a
 		// FIN, before a stalled write returns here; so while this stream
 		// is written, that close resets, as the stall rule wants. A clean
 		// end (end, or the pool taking the stream over) turns it back.
-		writer.Abortive(s.raw, true)
+		socket.Abortive(s.raw, true)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -86,7 +87,7 @@ func (s *Stream) Reset(reason, lastEventID string) error {
 
 // Replay writes one page of history and flushes it.
 func (s *Stream) Replay(events []*event.Event) error {
-	return writer.WritePage(s, events, eventid.ID{}, s.tagged, &s.frame)
+	return writer.WritePage(sink{s}, events, eventid.ID{}, s.tagged, &s.frame)
 }
 
 // Pump writes the client's queue until the stream ends, ends it on the wire
@@ -96,8 +97,8 @@ func (s *Stream) Replay(events []*event.Event) error {
 func (s *Stream) Pump(ctx context.Context, c *hub.Client, after eventid.ID, cu CatchUp) hub.Reason {
 	queue := c.Events()
 	for {
-		if from, ok := c.Lagging(); ok && len(queue) == 0 { // the catch-up rule (rules.go)
-			if err := writer.CatchUp(ctx, cu.Hub, cu.Log, c, from, after, s.tagged, s); err != nil {
+		if from, ok := c.Lagging(); ok && len(queue) == 0 { // the catch-up rule (internal/writer)
+			if err := writer.CatchUp(ctx, cu.Hub, cu.Log, c, from, after, s.tagged, sink{s}); err != nil {
 				return s.end(writer.FailureEnding(err))
 			}
 			continue
@@ -130,14 +131,14 @@ func (s *Stream) Pump(ctx context.Context, c *hub.Client, after eventid.ID, cu C
 // of its connection.
 func (s *Stream) end(e writer.Ending) hub.Reason {
 	if e.Abort && s.raw != nil {
-		writer.Abort(s.raw)
+		socket.Abort(s.raw)
 		return e.Reason
 	}
 	if last := writer.Farewell(nil, e, s.retry); len(last) > 0 {
 		_ = s.write(last)
 	}
 	if s.raw != nil {
-		writer.Abortive(s.raw, false) // the end of the body and a FIN follow
+		socket.Abortive(s.raw, false) // the end of the body and a FIN follow
 	}
 	return e.Reason
 }
@@ -150,19 +151,19 @@ func (s *Stream) Fail(err error) hub.Reason {
 }
 
 func (s *Stream) write(b []byte) error {
-	if err := s.Send(b); err != nil {
+	if err := s.send(b); err != nil {
 		return writer.WriteError{Err: err}
 	}
-	if err := s.Flush(); err != nil {
+	if err := s.flush(); err != nil {
 		return writer.WriteError{Err: err}
 	}
 	return nil
 }
 
-// Send writes b in pieces of at most stallPiece bytes, each with its own
+// send writes b in pieces of at most stallPiece bytes, each with its own
 // deadline: the stall rule cuts a client that takes no piece for the write
 // timeout, not one that reads a long batch slowly but steadily.
-func (s *Stream) Send(b []byte) error {
+func (s *Stream) send(b []byte) error {
 	for len(b) > 0 {
 		n := min(len(b), stallPiece)
 		if err := s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
@@ -179,12 +180,19 @@ func (s *Stream) Send(b []byte) error {
 // stallPiece is how much of a write must go out within the write timeout.
 const stallPiece = 16 << 10
 
-// Flush sends what was written and clears the write deadline: HTTP/2 resets
+// flush sends what was written and clears the write deadline: HTTP/2 resets
 // a stream whose deadline passes even while nothing is being written, which
 // would end a quiet stream before its next heartbeat.
-func (s *Stream) Flush() error {
+func (s *Stream) flush() error {
 	if err := s.rc.Flush(); err != nil {
 		return err
 	}
 	return s.rc.SetWriteDeadline(time.Time{})
 }
+
+// sink is the stream as the history writer sees it (writer.Sink), so that
+// only the writer's rules write to it from outside.
+type sink struct{ s *Stream }
+
+func (k sink) Send(b []byte) error { return k.s.send(b) }
+func (k sink) Flush() error        { return k.s.flush() }

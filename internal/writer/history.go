@@ -80,8 +80,8 @@ func (e WriteError) Error() string { return "write to client: " + e.Err.Error() 
 func (e WriteError) Unwrap() error { return e.Err }
 
 // FailureEnding says how a stream whose catch-up (or resume) failed ends: a
-// failed write as writeEnding says; the client's context Ending means it went or
-// its token expired; anything else (history gone, the log unavailable, an
+// failed write as WriteEnding says; the client's context ending means it went
+// or its token expired; anything else (history gone, the log unavailable, an
 // unexpected error) ends it cleanly, and it resumes with its last id.
 func FailureEnding(err error) Ending {
 	var write WriteError

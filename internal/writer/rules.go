@@ -1,8 +1,8 @@
 // Package writer is the writer's rule set, shared by both transports (a
 // goroutine per stream through net/http, internal/stream, and the pool's
 // taken-over descriptors, internal/pool): what goes into a batch, when a
-// lagging client catches up from the log, how a stream ends on the wire, and
-// how its connection closes.
+// lagging client catches up from the log, and how a stream ends on the wire:
+// with a last frame, or a reset (internal/socket closes it either way).
 package writer
 
 import (

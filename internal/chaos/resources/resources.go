@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"ssehub/internal/chaos/history"
 	"ssehub/internal/chaos/servers"
@@ -72,9 +71,6 @@ func hexPort(addr string) int {
 	return int(n)
 }
 
-// probe is the client for the instance's /metrics.
-var probe = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-
 // sample reads the resources of the instance's current process.
 // Descriptors of its connections to Redis are left out: go-redis keeps a
 // pool that grows with load and stays, which is not a leak of streams.
@@ -123,7 +119,7 @@ func goroutines(ctx context.Context, base string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	resp, err := probe.Do(req)
+	resp, err := servers.Probe.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("metrics: %w", err)
 	}

@@ -158,15 +158,17 @@ func (in *Instance) WaitReady(ctx context.Context, d time.Duration) error {
 	return fmt.Errorf("ssehub %d not ready within %v", in.idx, d)
 }
 
-// probe is the client for the runner's own requests (health, metrics).
-var probe = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+// Probe is the client for the runner's own requests to an instance (health
+// here, /metrics in chaos/resources): short, and never a kept connection
+// that would count among the instance's sockets.
+var Probe = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 
 func status(ctx context.Context, url string) int {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0
 	}
-	resp, err := probe.Do(req)
+	resp, err := Probe.Do(req)
 	if err != nil {
 		return 0
 	}

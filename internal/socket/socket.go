@@ -1,4 +1,7 @@
-package writer
+// Package socket is what ssehub does to a stream's TCP connection itself:
+// it bounds the kernel's send buffer, keeps the connection where the
+// stream's writer finds it, and closes it with a reset or a FIN.
+package socket
 
 import (
 	"context"
