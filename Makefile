@@ -73,7 +73,7 @@ fuzz:
 # end to end over HTTP (2000 publishes per case). See docs/redis.md.
 .PHONY: bench-redis
 bench-redis:
-	$(GO) test -run '^$$' -bench 'PublishToDelivery|PublishThroughput' -benchtime 5000x -count 1 ./internal/eventlog/
+	$(GO) test -run '^$$' -bench 'PublishToDelivery|PublishThroughput' -benchtime 5000x -count 1 ./internal/eventlog/redislog/
 	$(GO) test -run '^$$' -bench 'HTTPPublishToStream' -benchtime 2000x -count 1 ./internal/system/
 
 # Chaos run (README "Checking the contract"): both modes, CHAOS_DURATION per

@@ -1,11 +1,8 @@
 package pool
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -36,6 +33,10 @@ func TestChurnKeepsEveryStreamIntact(t *testing.T) {
 	f := start(t, 8, false)
 	f.pageDelay.Store(int64(2 * time.Millisecond))
 	const readers, rounds = 12, 6
+	deadline, ok := t.Deadline()
+	if !ok {
+		deadline = time.Now().Add(10 * time.Minute)
+	}
 	streams := make([]*sse.Reader, readers)
 	pauses := make([]*rand.Rand, readers)
 	for i := range streams {
@@ -43,7 +44,7 @@ func TestChurnKeepsEveryStreamIntact(t *testing.T) {
 		if i%4 == 3 {
 			query = "?goroutine"
 		}
-		streams[i] = f.dialSmallReader(t, query)
+		_, _, streams[i] = f.dialUntil(t, smallBuffer, query, deadline)
 		pauses[i] = rand.New(rand.NewPCG(rng.Uint64(), uint64(i)))
 	}
 	sizes := make([]int, rounds)
@@ -56,11 +57,7 @@ func TestChurnKeepsEveryStreamIntact(t *testing.T) {
 			bursts[round] = append(bursts[round], fmt.Sprintf("%q", data))
 		}
 	}
-	go func() {
-		for _, b := range bursts {
-			f.burst(t, b)
-		}
-	}()
+	stop := f.publish(t, bursts)
 	var wg sync.WaitGroup
 	for i, r := range streams {
 		wg.Add(1)
@@ -70,6 +67,8 @@ func TestChurnKeepsEveryStreamIntact(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	stop()
+	require.Positive(t, f.replays.Load(), "no stream caught up from the log: the load did not make any lag")
 	if t.Failed() {
 		t.Logf("churn seed %d failed (rerun with CHURN_SEED=%d)", seed, seed)
 	}
@@ -103,24 +102,4 @@ func readAll(t *testing.T, i int, r *sse.Reader, pause *rand.Rand, sizes []int) 
 			n++
 		}
 	}
-}
-
-// dialSmallReader opens a stream with a small receive buffer and a deadline
-// long enough for the whole run, and reads its preamble.
-func (f *fixture) dialSmallReader(t *testing.T, query string) *sse.Reader {
-	t.Helper()
-	c, err := smallBuffer.Dial("tcp", f.srv.Listener.Addr().String())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	require.NoError(t, c.SetDeadline(time.Now().Add(time.Minute)))
-	_, err = io.WriteString(c, "GET /sse"+query+" HTTP/1.1\r\nHost: x\r\n\r\n")
-	require.NoError(t, err)
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	require.NoError(t, err)
-	require.Equal(t, query == "", <-f.adopted)
-	r := sse.NewReader(resp.Body)
-	frame, err := r.Next()
-	require.NoError(t, err)
-	require.Equal(t, "ok", frame.Comment)
-	return r
 }

@@ -63,7 +63,7 @@ type fixture struct {
 	// it, so they reach the hub in one burst, as the Redis reader's do.
 	gate      sync.RWMutex
 	delivered atomic.Int64 // events the log handed to the hub
-	appended  int64        // events burst appended; its caller's alone
+	replays   atomic.Int64 // catch-ups and resumes read from the log
 	pool      *Pool
 	gone      gone
 	adopted   chan bool
@@ -78,6 +78,7 @@ type slowHistory struct{ f *fixture }
 
 func (h slowHistory) Replay(ctx context.Context, after, upto eventid.ID, match func(string) bool,
 	start func(eventlog.Position) error, page func([]*event.Event) error) error {
+	h.f.replays.Add(1)
 	return h.f.log.Replay(ctx, after, upto, match, start, func(events []*event.Event) error {
 		time.Sleep(time.Duration(h.f.pageDelay.Load()))
 		return page(events)
@@ -187,10 +188,18 @@ func (f *fixture) dialSmall(t testing.TB) (net.Conn, *bufio.Reader) {
 // the stream on its handler's goroutine, "" lets the pool take it).
 func (f *fixture) dialWith(t testing.TB, d net.Dialer, query string) (net.Conn, *bufio.Reader) {
 	t.Helper()
+	c, br, _ := f.dialUntil(t, d, query, time.Now().Add(wait))
+	return c, br
+}
+
+// dialUntil is dialWith with the connection's deadline, returning the
+// stream's reader too.
+func (f *fixture) dialUntil(t testing.TB, d net.Dialer, query string, deadline time.Time) (net.Conn, *bufio.Reader, *sse.Reader) {
+	t.Helper()
 	c, err := d.Dial("tcp", f.srv.Listener.Addr().String())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
-	require.NoError(t, c.SetDeadline(time.Now().Add(wait)))
+	require.NoError(t, c.SetDeadline(deadline))
 	_, err = io.WriteString(c, "GET /sse"+query+" HTTP/1.1\r\nHost: x\r\n\r\n")
 	require.NoError(t, err)
 	br := bufio.NewReader(c)
@@ -202,7 +211,7 @@ func (f *fixture) dialWith(t testing.TB, d net.Dialer, query string) (net.Conn, 
 	frame, err := r.Next()
 	require.NoError(t, err)
 	require.Equal(t, "ok", frame.Comment)
-	return c, br
+	return c, br, r
 }
 
 // queued is how many events wait in the queue of the one stream the pool holds.
@@ -597,15 +606,14 @@ func TestLaggingStreamsKeepOrder(t *testing.T) {
 			streams[i] = f.openAdopted(t)
 		}
 	}
-	go func() {
-		for round := range rounds {
-			data := make([]string, each)
-			for i := range data {
-				data[i] = fmt.Sprintf("%d.%d", round, i)
-			}
-			f.burst(t, data)
+	bursts := make([][]string, rounds)
+	for round := range bursts {
+		for i := range each {
+			bursts[round] = append(bursts[round], fmt.Sprintf("%d.%d", round, i))
 		}
-	}()
+	}
+	stop := f.publish(t, bursts)
+	defer stop()
 	var wg sync.WaitGroup
 	for i, r := range streams {
 		wg.Add(1)
@@ -634,20 +642,36 @@ func TestLaggingStreamsKeepOrder(t *testing.T) {
 	wg.Wait()
 }
 
-// burst appends one event per data and lets them reach the hub all at once,
-// as the Redis reader hands them over; it returns once the hub has them, so
-// the log's queue never holds more than one burst.
-func (f *fixture) burst(t testing.TB, data []string) {
-	f.gate.Lock()
-	for _, d := range data {
-		m := event.Message{Topic: "a", Type: "n", Data: []byte(d)}
-		if _, _, err := f.log.Append(context.Background(), m); err != nil {
-			t.Error(err)
+// publish appends bursts from a goroutine, each reaching the hub all at
+// once, as the Redis reader hands them over, and the next only once the hub
+// has the last, so the log's queue never holds more than one. stop ends it
+// early and waits for it.
+func (f *fixture) publish(t testing.TB, bursts [][]string) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		var appended int64
+		for _, data := range bursts {
+			f.gate.Lock()
+			for _, d := range data {
+				m := event.Message{Topic: "a", Type: "n", Data: []byte(d)}
+				if _, _, err := f.log.Append(context.Background(), m); err != nil {
+					t.Error(err)
+				}
+			}
+			f.gate.Unlock()
+			appended += int64(len(data))
+			for f.delivered.Load() < appended {
+				select {
+				case <-done:
+					return
+				case <-time.After(time.Millisecond):
+				}
+			}
 		}
-	}
-	f.gate.Unlock()
-	f.appended += int64(len(data))
-	for f.delivered.Load() < f.appended {
-		time.Sleep(time.Millisecond)
-	}
+	}()
+	return sync.OnceFunc(func() {
+		close(done)
+		<-stopped
+	})
 }
