@@ -119,9 +119,7 @@ func (p *Pool) Run(ctx context.Context) {
 	p.stopped = true
 	left := make([]*Conn, 0, len(p.conns))
 	for _, c := range p.conns {
-		if !c.catching.Load() { // that one is its catch-up's to end
-			left = append(left, c)
-		}
+		left = append(left, c)
 	}
 	p.mu.Unlock()
 	for _, c := range left {
@@ -262,6 +260,9 @@ func (p *Pool) claim(c *Conn) bool {
 	}
 	if c.expires != 0 {
 		p.expiring--
+	}
+	if c.cu != nil {
+		c.cu.cancel() // its catch-up stops, and touches c no more
 	}
 	delete(p.conns, c.id)
 	if !p.stopped {

@@ -339,6 +339,39 @@ func TestCutsClientThatStopsReading(t *testing.T) {
 	}
 }
 
+// TestCutsClientThatStopsReadingWhileCatchingUp: history a lagging stream
+// catches up from the log is written under the same stall rule as live
+// events: a client that stops reading then is cut as slow, with a reset.
+func TestCutsClientThatStopsReadingWhileCatchingUp(t *testing.T) {
+	t.Parallel()
+	for name, query := range map[string]string{"taken-over": "", "goroutine": "?goroutine"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := startWith(t, 4, false, 100, 300*time.Millisecond)
+			c, _ := f.dialWith(t, net.Dialer{}, query)
+			// Small events: the first batch fits the socket, so the
+			// stream lags and catches up before the socket fills.
+			bursts := make([][]string, 6)
+			for i := range bursts {
+				for j := range 500 {
+					bursts[i] = append(bursts[i], fmt.Sprintf("%d.%d.%s", i, j, strings.Repeat("x", 2<<10)))
+				}
+			}
+			stop := f.publish(t, bursts)
+			defer stop()
+			select {
+			case r := <-f.gone:
+				require.Equal(t, hub.ReasonSlow, r)
+			case <-time.After(wait):
+				t.Fatal("never cut off")
+			}
+			require.Positive(t, f.replays.Load(), "the stream never caught up from the log")
+			_, err := io.Copy(io.Discard, c)
+			require.ErrorIs(t, err, syscall.ECONNRESET, "a stalled client's connection is reset")
+		})
+	}
+}
+
 // TestPoolEndsStreamCutWithFullQueue: a stream the hub cuts while its queue
 // holds exactly a batch (here while its socket is full) ends on the wire as
 // soon as the client reads again: every queued event, the last retry, the
@@ -644,8 +677,8 @@ func TestLaggingStreamsKeepOrder(t *testing.T) {
 
 // publish appends bursts from a goroutine, each reaching the hub all at
 // once, as the Redis reader hands them over, and the next only once the hub
-// has the last, so the log's queue never holds more than one. stop ends it
-// early and waits for it.
+// has the last, so the log's queue never holds more than one; a burst must
+// fit that queue (1,024 events). stop ends it early and waits for it.
 func (f *fixture) publish(t testing.TB, bursts [][]string) (stop func()) {
 	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {

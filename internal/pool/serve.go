@@ -5,9 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/zeromicro/go-zero/core/threading"
-
-	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
 	"ssehub/internal/pool/epoll"
 	"ssehub/internal/socket"
@@ -47,10 +44,8 @@ func (p *Pool) write(ctx context.Context) {
 		}
 		for i, c := range work {
 			work[i] = nil
-			var handed bool
-			if buf, handed = p.serve(c, buf); !handed {
-				p.unschedule(c)
-			}
+			buf = p.serve(c, buf)
+			p.unschedule(c)
 		}
 	}
 }
@@ -64,32 +59,40 @@ func (p *Pool) unschedule(c *Conn) {
 	}
 }
 
-// serve writes what is queued for c in one chunk, or ends the stream. It
-// reports whether it handed c to a goroutine that catches it up from the
-// log, which then holds c.
-func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
+// serve writes what is queued for c in one chunk (or, while it catches up,
+// the next piece of its history), or ends the stream.
+func (p *Pool) serve(c *Conn, buf []byte) []byte {
 	c.dirty.Store(false)
 	switch {
 	case c.done:
-		return buf, false
+		return buf
 	case c.gone.Load():
 		p.end(c, writer.Ending{Reason: hub.ReasonClient})
-		return buf, false
+		return buf
 	case c.stalled.Load():
 		p.end(c, writer.Stalled)
-		return buf, false
+		return buf
 	case c.closing != nil:
 		// Only its last frame is left to write.
 		if p.send(c, nil) || c.gone.Load() {
 			p.end(c, *c.closing)
 		}
-		return buf, false
+		return buf
 	case c.expired.Load():
 		p.end(c, writer.Ending{Reason: hub.ReasonAuth})
-		return buf, false
+		return buf
+	case !c.catching.Load() && c.cu != nil && c.cu.failed != nil:
+		p.end(c, *c.cu.failed)
+		return buf
 	}
 	if len(c.pending) > 0 && !p.send(c, nil) {
-		return buf, false
+		return buf
+	}
+	if c.catching.Load() {
+		// Only history goes out until the catch-up is done: the queue holds
+		// what comes after it.
+		p.writePiece(c)
+		return buf
 	}
 
 	// Lagging is read before the batch: the catch-up rule (internal/writer/rules.go).
@@ -107,11 +110,9 @@ func (p *Pool) serve(c *Conn, buf []byte) ([]byte, bool) {
 	case full:
 		c.dirty.Store(true)
 	case lagging && len(c.pending) == 0:
-		c.catching.Store(true)
-		threading.GoSafe(func() { p.catchUp(c, from) })
-		return buf, true
+		p.startCatchUp(c, from)
 	}
-	return buf, false
+	return buf
 }
 
 // send writes b after what c still has pending, without blocking; what the
@@ -150,26 +151,6 @@ func (p *Pool) send(c *Conn, b []byte) bool {
 	}
 	_ = p.poller.Watch(c.fd, c.id, epoll.Out)
 	return false
-}
-
-// catchUp writes what a lagging stream missed from the log, holding c, and
-// then gives it back to the writers. Once Run's context has ended no writer
-// serves c again, so then the stream ends here.
-func (p *Pool) catchUp(c *Conn, from eventid.ID) {
-	err := writer.CatchUp(p.ctx, p.opts.Hub, p.opts.Log, c.client, from, c.after, c.tagged,
-		connSink{c, p.opts.WriteTimeout})
-	if err != nil && p.ctx.Err() == nil {
-		p.end(c, writer.FailureEnding(err))
-	}
-	// Cleared before ctx is read: Run leaves c to this goroutine only while
-	// catching is set, so either Run or the check below ends c.
-	c.catching.Store(false)
-	if p.ctx.Err() != nil {
-		p.end(c, writer.Ending{Reason: hub.ReasonShutdown, Abort: true})
-		return
-	}
-	c.dirty.Store(true)
-	p.unschedule(c)
 }
 
 // frameChunk turns buf[chunkHead:] into one HTTP/1.1 chunk in place and
