@@ -45,11 +45,11 @@ func checkStreams(h *history.History, c *history.Chain) []violation.Violation {
 		}
 		var worst history.Wait
 		for _, w := range conn.Waits {
-			if w.For > worst.For {
+			if conn.Unexplained(w) > conn.Unexplained(worst) {
 				worst = w
 			}
 		}
-		if worst.For > h.Bounds.Silence {
+		if conn.Unexplained(worst) > h.Bounds.Silence {
 			out = append(out, violation.Violation{Kind: violation.Silent, Client: c.Client, Conn: ci, Frame: conn.FrameAt(worst.At), At: worst.At,
 				Detail: fmt.Sprintf("a reading client waited %v for a byte on instance %d (bound %v; %d event(s) received before; ended %s after)",
 					worst.For.Round(time.Millisecond), conn.Instance, h.Bounds.Silence, conn.FrameAt(worst.At)+1, conn.End)})

@@ -77,6 +77,11 @@ func TestCheckPasses(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(h *history.History){
 		"one connection": func(h *history.History) {},
+		"a wait TCP's zero-window probes explain, right after a long pause": func(h *history.History) {
+			c := h.Chains[0].Conns[0]
+			c.Pauses = []history.Interval{{From: ms(500), To: ms(6500)}}
+			c.Waits = []history.Wait{{At: ms(6510), For: 5 * s}}
+		},
 		"resume with no gap": func(h *history.History) {
 			split(h, 2, history.EndClient)
 		},
@@ -272,6 +277,11 @@ func TestCheckFails(t *testing.T) {
 		}},
 		"silent stream": {violation.Silent, func(h *history.History) {
 			h.Chains[0].Conns[0].Waits = []history.Wait{{At: ms(500), For: 5 * s}}
+		}},
+		"silent past what a pause explains": {violation.Silent, func(h *history.History) {
+			c := h.Chains[0].Conns[0]
+			c.Pauses = []history.Interval{{From: ms(500), To: ms(1500)}}
+			c.Waits = []history.Wait{{At: ms(1510), For: 6 * s}}
 		}},
 		"no answer": {violation.NoAnswer, func(h *history.History) {
 			h.Chains[0].Conns = append([]*history.Conn{{Start: 0, End: history.EndNoAnswer, EndAt: 4 * s, Incarnation: -1}}, h.Chains[0].Conns...)

@@ -136,15 +136,39 @@ func (c *Conn) FrameAt(at time.Duration) int {
 	return i
 }
 
-// WaitAfter is the longest a read of c waited for bytes after from.
+// WaitAfter is the longest a read of c waited for bytes after from, beyond
+// what TCP explains (Unexplained).
 func (c *Conn) WaitAfter(from time.Duration) time.Duration {
 	var worst time.Duration
 	for _, w := range c.Waits {
-		if end := w.At + w.For; end > from {
-			worst = max(worst, end-max(w.At, from))
-		}
+		worst = max(worst, c.Unexplained(Wait{At: max(w.At, from), For: w.At + w.For - max(w.At, from)}))
 	}
 	return worst
+}
+
+// minRTO is Linux's smallest retransmission timeout, where its zero-window
+// probes start.
+const minRTO = 200 * time.Millisecond
+
+// Unexplained is the part of wait w that TCP does not explain. A client
+// that stopped reading from a to b closed its receive window; the sender's
+// kernel then sends only on zero-window probes, whose gaps double from
+// minRTO while the window stays closed, so the first probe after b comes by
+// b + (b-a) + minRTO, for a live server or for the socket a killed one left
+// behind. Time the client waits for bytes before that is TCP's, not the
+// server's.
+func (c *Conn) Unexplained(w Wait) time.Duration {
+	end := w.At + w.For
+	if w.For <= 0 {
+		return 0
+	}
+	from := w.At
+	for _, p := range c.Pauses {
+		if p.To <= w.At {
+			from = max(from, p.To+(p.To-p.From)+minRTO)
+		}
+	}
+	return max(end-from, 0)
 }
 
 // ResumedAt is the first time from at on when the client was reading.
