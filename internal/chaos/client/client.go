@@ -450,6 +450,11 @@ func classify(err error, why *history.End) (history.End, string) {
 		return *why, ""
 	}
 	switch {
+	case errors.Is(err, context.Canceled):
+		// Only the client cancels its request: with no reason of the
+		// connection's own, the run's context ended, which can reach the
+		// reader before the controller has recorded why.
+		return history.EndRunOver, ""
 	case errors.Is(err, io.EOF):
 		return history.EndEOF, ""
 	case errors.Is(err, io.ErrUnexpectedEOF):
