@@ -63,26 +63,7 @@ func (p *Pool) unschedule(c *Conn) {
 // the next piece of its history), or ends the stream.
 func (p *Pool) serve(c *Conn, buf []byte) []byte {
 	c.dirty.Store(false)
-	switch {
-	case c.done:
-		return buf
-	case c.gone.Load():
-		p.end(c, writer.Ending{Reason: hub.ReasonClient})
-		return buf
-	case c.stalled.Load():
-		p.end(c, writer.Stalled)
-		return buf
-	case c.closing != nil:
-		// Only its last frame is left to write.
-		if p.send(c, nil) || c.gone.Load() {
-			p.end(c, *c.closing)
-		}
-		return buf
-	case c.expired.Load():
-		p.end(c, writer.Ending{Reason: hub.ReasonAuth})
-		return buf
-	case !c.catching.Load() && c.cu != nil && c.cu.failed != nil:
-		p.end(c, *c.cu.failed)
+	if p.ending(c) {
 		return buf
 	}
 	if len(c.pending) > 0 && !p.send(c, nil) {
@@ -113,6 +94,31 @@ func (p *Pool) serve(c *Conn, buf []byte) []byte {
 		p.startCatchUp(c, from)
 	}
 	return buf
+}
+
+// ending ends c when its end is decided already (the client went, a write
+// stalled, the token expired, a catch-up failed), or writes what is left of
+// its last frame; it reports whether that was all there was to do.
+func (p *Pool) ending(c *Conn) bool {
+	switch {
+	case c.done:
+	case c.gone.Load():
+		p.end(c, writer.Ending{Reason: hub.ReasonClient})
+	case c.stalled.Load():
+		p.end(c, writer.Stalled)
+	case c.closing != nil:
+		// Only its last frame is left to write.
+		if p.send(c, nil) || c.gone.Load() {
+			p.end(c, *c.closing)
+		}
+	case c.expired.Load():
+		p.end(c, writer.Ending{Reason: hub.ReasonAuth})
+	case !c.catching.Load() && c.cu != nil && c.cu.failed != nil:
+		p.end(c, *c.cu.failed)
+	default:
+		return false
+	}
+	return true
 }
 
 // send writes b after what c still has pending, without blocking; what the
