@@ -84,6 +84,18 @@ func checkCuts(h *history.History, o *oracle.Oracle, c *history.Chain) []violati
 	return out
 }
 
+// mayBeStallCut reports whether the stall rule may have ended conn: its
+// client paused for at least the write timeout within StalledCut before the
+// end.
+func mayBeStallCut(b history.Bounds, conn *history.Conn) bool {
+	for _, p := range conn.Pauses {
+		if p.To-p.From >= b.WriteTimeout && p.To >= conn.EndAt-b.StalledCut {
+			return true
+		}
+	}
+	return false
+}
+
 // faultNear reports whether a fault explains the end of conn: its own
 // process was stopped while it was open (a slow reader sees that end only
 // after draining), or another fault was under way when it ended.
@@ -117,7 +129,7 @@ func checkFaults(h *history.History) []violation.Violation {
 		}
 		for _, c := range h.Chains {
 			for ci, conn := range c.Conns {
-				if v, ok := checkEnd(c, ci, conn, f, bound); ok {
+				if v, ok := checkEnd(h.Bounds, c, ci, conn, f, bound); ok {
 					out = append(out, v)
 				}
 			}
@@ -129,7 +141,7 @@ func checkFaults(h *history.History) []violation.Violation {
 // checkEnd applies the fault rules to one connection: if it was subscribed
 // to the process f hit and still open then, it ended within bound and,
 // after SIGTERM, cleanly.
-func checkEnd(c *history.Chain, ci int, conn *history.Conn, f history.Fault, bound time.Duration) (violation.Violation, bool) {
+func checkEnd(bounds history.Bounds, c *history.Chain, ci int, conn *history.Conn, f history.Fault, bound time.Duration) (violation.Violation, bool) {
 	if conn.Instance != f.Instance || conn.Incarnation != f.Incarnation || conn.Ready == 0 || conn.Ready > f.At {
 		return violation.Violation{}, false
 	}
@@ -149,8 +161,11 @@ func checkEnd(c *history.Chain, ci int, conn *history.Conn, f history.Fault, bou
 		return violation.Violation{}, false // the client left first
 	}
 	// A slow reader may be megabytes behind: its final write can
-	// outlast the shutdown wait, and a cut is then right.
-	if f.Kind == history.FaultTerm && c.Behaviour != history.Slow && conn.Reading(f.At, conn.EndAt) && (conn.End != history.EndEOF || conn.Retries < 2) {
+	// outlast the shutdown wait, and a cut is then right. A client that
+	// paused for the write timeout shortly before may have been cut for it
+	// before the fault, and seen the reset only once it read again.
+	if f.Kind == history.FaultTerm && c.Behaviour != history.Slow && conn.Reading(f.At, conn.EndAt) &&
+		!mayBeStallCut(bounds, conn) && (conn.End != history.EndEOF || conn.Retries < 2) {
 		return violation.Violation{Kind: violation.Unclean, Client: c.Client, Conn: ci, Frame: conn.FrameAt(f.At), At: conn.EndAt,
 			Detail: fmt.Sprintf("SIGTERM of instance %d#%d ended a reading stream with %q after %d retry line(s), want a final retry and end of body",
 				f.Instance, f.Incarnation, conn.End, conn.Retries)}, true

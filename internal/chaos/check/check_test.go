@@ -21,7 +21,7 @@ func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 func base() *history.History {
 	return &history.History{
 		Seed: 7, Mode: history.ModeMemory,
-		Bounds: history.Bounds{Silence: 4 * s, EndAfterKill: 2 * s, EndAfterTerm: 4 * s, StalledCut: 5 * s, ReplaySize: 1000, ReplayAge: 300 * s,
+		Bounds: history.Bounds{Silence: 4 * s, EndAfterKill: 2 * s, EndAfterTerm: 4 * s, StalledCut: 5 * s, WriteTimeout: 2 * s, ReplaySize: 1000, ReplayAge: 300 * s,
 			FDSlack: 3, GoroutineSlack: 5, QueueSlack: 1024, OrphanQueue: 64 << 10},
 		Publishes: []history.Publish{
 			pub("t1", "a", "100-1", ms(200)),
@@ -77,6 +77,13 @@ func TestCheckPasses(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(h *history.History){
 		"one connection": func(h *history.History) {},
+		"a reset after sigterm of a client the stall rule may have cut before": func(h *history.History) {
+			split(h, 3, history.EndReset)
+			c := h.Chains[0].Conns[0]
+			c.Pauses = []history.Interval{{From: ms(100), To: ms(2150)}}
+			c.EndAt = ms(2500)
+			h.Faults = []history.Fault{{Kind: history.FaultTerm, At: ms(2200), Exited: ms(2900)}}
+		},
 		"a wait TCP's zero-window probes explain, right after a long pause": func(h *history.History) {
 			c := h.Chains[0].Conns[0]
 			c.Pauses = []history.Interval{{From: ms(500), To: ms(6500)}}
@@ -301,6 +308,13 @@ func TestCheckFails(t *testing.T) {
 			split(h, 3, history.EndTruncated)
 			h.Chains[0].Conns[0].Retries = 2
 			h.Faults = []history.Fault{{Kind: history.FaultTerm, At: ms(410), Exited: ms(900)}}
+		}},
+		"sigterm reset after a pause too short for the stall rule": {violation.Unclean, func(h *history.History) {
+			split(h, 3, history.EndReset)
+			c := h.Chains[0].Conns[0]
+			c.Pauses = []history.Interval{{From: ms(100), To: ms(1150)}}
+			c.EndAt = ms(2500)
+			h.Faults = []history.Fault{{Kind: history.FaultTerm, At: ms(2200), Exited: ms(2900)}}
 		}},
 		"sigterm without a final retry": {violation.Unclean, func(h *history.History) {
 			split(h, 3, history.EndEOF)

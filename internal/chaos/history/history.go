@@ -37,6 +37,9 @@ type Bounds struct {
 	// StalledCut is how long before its stream ended a client may have
 	// paused and been cut for it: the write timeout plus time to drain.
 	StalledCut time.Duration
+	// WriteTimeout is Sse.WriteTimeout: only a pause at least this long can
+	// get a client cut by the stall rule.
+	WriteTimeout time.Duration
 	// ReplaySize is Sse.Replay.Size: a key older than that many events may
 	// have left history, so its retry may publish again.
 	ReplaySize int

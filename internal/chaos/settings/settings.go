@@ -30,7 +30,7 @@ const (
 // silence, when set, replaces the silence bound of 4 heartbeats.
 func Bounds(silence time.Duration) history.Bounds {
 	b := history.Bounds{Silence: 4 * heartbeat, EndAfterKill: 3 * time.Second, EndAfterTerm: shutdownWait + time.Second,
-		StalledCut: writeTimeout + 3*time.Second, ReplaySize: replaySize, ReplayAge: replayAge, FDSlack: 4, GoroutineSlack: 8, QueueSlack: 64 << 10, OrphanQueue: orphanQueue}
+		StalledCut: writeTimeout + 3*time.Second, WriteTimeout: writeTimeout, ReplaySize: replaySize, ReplayAge: replayAge, FDSlack: 4, GoroutineSlack: 8, QueueSlack: 64 << 10, OrphanQueue: orphanQueue}
 	if silence > 0 {
 		b.Silence = silence
 	}
