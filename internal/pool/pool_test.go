@@ -317,26 +317,23 @@ func TestPoolResyncSendsClientsBackSpreadOut(t *testing.T) {
 // can reset it.
 func TestCutsClientThatStopsReading(t *testing.T) {
 	t.Parallel()
-	for name, query := range map[string]string{"taken-over": "", "goroutine": "?goroutine"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			f := startWith(t, 4, false, 100, 300*time.Millisecond)
-			c, _ := f.dialWith(t, net.Dialer{}, query)
-			big := strings.Repeat("x", 60<<10)
-			for seq := uint64(1); ; seq++ {
-				require.Less(t, seq, uint64(10_000), "never cut off")
-				f.hub.Deliver(wireEvent(t, seq, big))
-				select {
-				case r := <-f.gone:
-					require.Equal(t, hub.ReasonSlow, r)
-					_, err := io.Copy(io.Discard, c)
-					require.ErrorIs(t, err, syscall.ECONNRESET, "a stalled client's connection is reset")
-					return
-				case <-time.After(time.Millisecond):
-				}
+	bothWriters(t, func(t *testing.T, query string) {
+		f := startWith(t, 4, false, 100, 300*time.Millisecond)
+		c, _ := f.dialWith(t, net.Dialer{}, query)
+		big := strings.Repeat("x", 60<<10)
+		for seq := uint64(1); ; seq++ {
+			require.Less(t, seq, uint64(10_000), "never cut off")
+			f.hub.Deliver(wireEvent(t, seq, big))
+			select {
+			case r := <-f.gone:
+				require.Equal(t, hub.ReasonSlow, r)
+				_, err := io.Copy(io.Discard, c)
+				require.ErrorIs(t, err, syscall.ECONNRESET, "a stalled client's connection is reset")
+				return
+			case <-time.After(time.Millisecond):
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestCutsClientThatStopsReadingWhileCatchingUp: history a lagging stream
@@ -344,32 +341,29 @@ func TestCutsClientThatStopsReading(t *testing.T) {
 // events: a client that stops reading then is cut as slow, with a reset.
 func TestCutsClientThatStopsReadingWhileCatchingUp(t *testing.T) {
 	t.Parallel()
-	for name, query := range map[string]string{"taken-over": "", "goroutine": "?goroutine"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			f := startWith(t, 4, false, 100, 300*time.Millisecond)
-			c, _ := f.dialWith(t, net.Dialer{}, query)
-			// Small events: the first batch fits the socket, so the
-			// stream lags and catches up before the socket fills.
-			bursts := make([][]string, 6)
-			for i := range bursts {
-				for j := range 500 {
-					bursts[i] = append(bursts[i], fmt.Sprintf("%d.%d.%s", i, j, strings.Repeat("x", 2<<10)))
-				}
+	bothWriters(t, func(t *testing.T, query string) {
+		f := startWith(t, 4, false, 100, 300*time.Millisecond)
+		c, _ := f.dialWith(t, net.Dialer{}, query)
+		// Small events: the first batch fits the socket, so the
+		// stream lags and catches up before the socket fills.
+		bursts := make([][]string, 6)
+		for i := range bursts {
+			for j := range 500 {
+				bursts[i] = append(bursts[i], fmt.Sprintf("%d.%d.%s", i, j, strings.Repeat("x", 2<<10)))
 			}
-			stop := f.publish(t, bursts)
-			defer stop()
-			select {
-			case r := <-f.gone:
-				require.Equal(t, hub.ReasonSlow, r)
-			case <-time.After(wait):
-				t.Fatal("never cut off")
-			}
-			require.Positive(t, f.replays.Load(), "the stream never caught up from the log")
-			_, err := io.Copy(io.Discard, c)
-			require.ErrorIs(t, err, syscall.ECONNRESET, "a stalled client's connection is reset")
-		})
-	}
+		}
+		stop := f.publish(t, bursts)
+		defer stop()
+		select {
+		case r := <-f.gone:
+			require.Equal(t, hub.ReasonSlow, r)
+		case <-time.After(wait):
+			t.Fatal("never cut off")
+		}
+		require.Positive(t, f.replays.Load(), "the stream never caught up from the log")
+		_, err := io.Copy(io.Discard, c)
+		require.ErrorIs(t, err, syscall.ECONNRESET, "a stalled client's connection is reset")
+	})
 }
 
 // TestPoolEndsStreamCutWithFullQueue: a stream the hub cuts while its queue
@@ -470,35 +464,32 @@ func TestPoolLastFrameWaitsBehindAFullSocket(t *testing.T) {
 // one deadline, so both cut such a client as slow.
 func TestStallRuleCountsFromTheLastProgress(t *testing.T) {
 	t.Parallel()
-	for name, query := range map[string]string{"taken-over": "", "goroutine": "?goroutine"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			f := startWith(t, writer.MaxBatch, false, 100, time.Second)
-			_, br := f.dialWith(t, smallBuffer, query)
-			payload := strings.Repeat("x", 4<<10)
-			for seq := uint64(1); seq <= writer.MaxBatch; seq++ {
-				f.hub.Deliver(wireEvent(t, seq, payload))
+	bothWriters(t, func(t *testing.T, query string) {
+		f := startWith(t, writer.MaxBatch, false, 100, time.Second)
+		_, br := f.dialWith(t, smallBuffer, query)
+		payload := strings.Repeat("x", 4<<10)
+		for seq := uint64(1); seq <= writer.MaxBatch; seq++ {
+			f.hub.Deliver(wireEvent(t, seq, payload))
+		}
+		// The client pauses for a fifth of the write timeout, so the
+		// socket fills and the rest queues up for one batch, then reads
+		// 8 KiB every 50 ms: the 256 KiB take over 1.5 s.
+		time.Sleep(200 * time.Millisecond)
+		r := sse.NewReader(httputil.NewChunkedReader(throttled{br, 8 << 10, 50 * time.Millisecond}))
+		for seq := uint64(1); seq <= writer.MaxBatch; {
+			frame, err := r.Next()
+			require.NoError(t, err, "cut after %d of %d events", seq-1, writer.MaxBatch)
+			if frame.ID != "" {
+				require.Equal(t, eventid.ID{Ms: 1, Seq: seq}.String(), frame.ID)
+				seq++
 			}
-			// The client pauses for a fifth of the write timeout, so the
-			// socket fills and the rest queues up for one batch, then reads
-			// 8 KiB every 50 ms: the 256 KiB take over 1.5 s.
-			time.Sleep(200 * time.Millisecond)
-			r := sse.NewReader(httputil.NewChunkedReader(throttled{br, 8 << 10, 50 * time.Millisecond}))
-			for seq := uint64(1); seq <= writer.MaxBatch; {
-				frame, err := r.Next()
-				require.NoError(t, err, "cut after %d of %d events", seq-1, writer.MaxBatch)
-				if frame.ID != "" {
-					require.Equal(t, eventid.ID{Ms: 1, Seq: seq}.String(), frame.ID)
-					seq++
-				}
-			}
-			select {
-			case reason := <-f.gone:
-				t.Fatalf("the stream ended (%s)", reason)
-			default:
-			}
-		})
-	}
+		}
+		select {
+		case reason := <-f.gone:
+			t.Fatalf("the stream ended (%s)", reason)
+		default:
+		}
+	})
 }
 
 // throttled reads at most n bytes per read, each after a pause: a client that
@@ -707,4 +698,15 @@ func (f *fixture) publish(t testing.TB, bursts [][]string) (stop func()) {
 		close(done)
 		<-stopped
 	})
+}
+
+// bothWriters runs test, in parallel, on a stream the pool takes over
+// (query "") and on one its handler's goroutine keeps ("?goroutine").
+func bothWriters(t *testing.T, test func(t *testing.T, query string)) {
+	for name, query := range map[string]string{"taken-over": "", "goroutine": "?goroutine"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, query)
+		})
+	}
 }

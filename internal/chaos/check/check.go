@@ -44,12 +44,13 @@ func checkStreams(h *history.History, c *history.Chain) []violation.Violation {
 				Detail: "the connection never ended, even after the run"})
 		}
 		var worst history.Wait
+		var longest time.Duration
 		for _, w := range conn.Waits {
-			if conn.Unexplained(w) > conn.Unexplained(worst) {
-				worst = w
+			if u := conn.Unexplained(w); u > longest {
+				worst, longest = w, u
 			}
 		}
-		if conn.Unexplained(worst) > h.Bounds.Silence {
+		if longest > h.Bounds.Silence {
 			out = append(out, violation.Violation{Kind: violation.Silent, Client: c.Client, Conn: ci, Frame: conn.FrameAt(worst.At), At: worst.At,
 				Detail: fmt.Sprintf("a reading client waited %v for a byte on instance %d (bound %v; %d event(s) received before; ended %s after)",
 					worst.For.Round(time.Millisecond), conn.Instance, h.Bounds.Silence, conn.FrameAt(worst.At)+1, conn.End)})
