@@ -3,10 +3,10 @@ package pool
 import (
 	"context"
 
+	"github.com/zeromicro/go-zero/core/threading"
+
 	"ssehub/internal/eventid"
 	"ssehub/internal/writer"
-
-	"github.com/zeromicro/go-zero/core/threading"
 )
 
 // pageBytes bounds how much history a catch-up hands the writers at once;
