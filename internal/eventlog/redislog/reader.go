@@ -2,7 +2,6 @@ package redislog
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"ssehub/internal/event"
 	"ssehub/internal/eventid"
+	"ssehub/internal/eventlog/redislog/scripts"
 )
 
 const (
@@ -80,7 +80,7 @@ func (r *reader) step(ctx context.Context) error {
 		r.l.setUp(true)
 	}
 	res, err := r.l.rdb.XRead(ctx, &redis.XReadArgs{
-		Streams: []string{r.l.stream, r.pos.String()},
+		Streams: []string{r.l.keys.Stream, r.pos.String()},
 		Count:   readCount,
 		Block:   readBlock,
 	}).Result()
@@ -88,7 +88,7 @@ func (r *reader) step(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read %s after %s: %w", r.l.stream, r.pos, err)
+		return fmt.Errorf("read %s after %s: %w", r.l.keys.Stream, r.pos, err)
 	}
 	// A dataset lost without a dropped connection (FLUSHALL) is found
 	// before anything of the new one is delivered. If that moved the
@@ -107,7 +107,7 @@ func (r *reader) step(ctx context.Context) error {
 
 // handle delivers one entry and moves the reader past it.
 func (r *reader) handle(msg redis.XMessage) {
-	ev, err := entryEvent(msg)
+	ev, err := scripts.Entry(msg)
 	if err != nil {
 		// Append checks what it writes; an entry written by something
 		// else is skipped rather than stopping delivery.
@@ -129,24 +129,18 @@ func (r *reader) handle(msg redis.XMessage) {
 // first check, after the start, only notes the epoch and the mark.
 func (r *reader) verify(ctx context.Context) error {
 	hw := r.l.highWater()
-	hwArg := idArg(hw)
+	check := hw
 	if hw == r.reported {
-		hwArg = ""
+		check = eventid.ID{} // its loss was reported already
 	}
-	res, err := checkScript.Run(ctx, r.l.rdb, []string{r.l.stream, r.l.epoch, r.l.lostKey},
-		r.epoch, idArg(r.seen), r.lost, hwArg, rand.Text()).Slice()
-	if err != nil {
-		return fmt.Errorf("check %s at %s: %w", r.l.stream, r.seen, err)
-	}
-	if intact, _ := res[0].(int64); intact == 1 && len(res) == 1 {
-		return nil
-	}
-	if len(res) != 4 {
-		return fmt.Errorf("check %s: unexpected reply %v", r.l.stream, res)
+	found, err := scripts.Check(ctx, r.l.rdb, r.l.keys, scripts.CheckArgs{
+		Epoch: r.epoch, Seen: r.seen, Mark: r.lost, HighWater: check,
+	})
+	if err != nil || found.Unchanged {
+		return err
 	}
 	first := r.epoch == ""
-	r.epoch, _ = res[1].(string)
-	r.lost, _ = res[2].(string)
+	r.epoch, r.lost = found.Epoch, found.Mark
 	r.l.lostMark(r.lost)
 	if first {
 		return nil
@@ -156,8 +150,7 @@ func (r *reader) verify(ctx context.Context) error {
 	r.seen, r.reported = eventid.ID{}, hw
 	// Read what Redis holds now that is not delivered yet: an empty stream
 	// from its beginning, an older snapshot from its end.
-	last, _ := res[3].(string)
-	if id, err := eventid.Parse(last); err != nil {
+	if id, err := eventid.Parse(found.Last); err != nil {
 		r.pos = eventid.ID{}
 	} else if id.Less(r.pos) {
 		r.pos = id

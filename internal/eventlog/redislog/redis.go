@@ -1,6 +1,8 @@
 // Package redislog is the event log of scaled-out instances: one Redis
 // Stream that every instance appends to and reads back, with the detection
-// of events Redis lost (loss.go). It implements eventlog.Log.
+// of events Redis lost (the rules, and what else runs inside Redis, are in
+// scripts; where a replay's id stands is in place.go). It implements
+// eventlog.Log.
 package redislog
 
 import (
@@ -16,61 +18,11 @@ import (
 	"ssehub/internal/event"
 	"ssehub/internal/eventid"
 	"ssehub/internal/eventlog"
+	"ssehub/internal/eventlog/redislog/scripts"
 	"ssehub/internal/sse"
 )
 
 var _ eventlog.Log = (*Log)(nil)
-
-const (
-	// noAgeKeyTTL keeps idempotency keys when Replay.MaxAge is 0 (no age
-	// limit); Append checks that the keyed event is still retained anyway.
-	noAgeKeyTTL = 24 * time.Hour
-)
-
-// appendScript appends one event and records its idempotency key in one
-// atomic step. A key whose event is still in the stream returns that event's
-// id and appends nothing; a key whose event was trimmed is free again, as in
-// the memory log. Trimming is approximate (~): Redis drops whole radix-tree
-// nodes, so history holds at least Size events and at most a node more.
-//
-// The id is above the caller's high-water mark (ARGV[8], whose ms is ARGV[9])
-// as well as the stream's last id: a Redis restored from an older snapshot
-// has a lower last id, and its own "*" would hand out again ids that clients
-// already hold whenever those ran ahead of its clock. With the mark at or
-// past now, the explicit id is used; XADD refuses it only when the stream's
-// last id is higher still, and "*" is then above both.
-var appendScript = redis.NewScript(lossLua + `
--- The caller's own mark (ARGV[10]) lost: record it before anything new goes
--- in, so no resume slips past the hole.
-if lostAt(KEYS[1], ARGV[10]) then raiseLost(KEYS[3], ARGV[10]) end
-local key = ARGV[4]
-if key ~= '' then
-  local prev = redis.call('GET', KEYS[2])
-  if prev and #redis.call('XRANGE', KEYS[1], prev, prev) > 0 then
-    return {prev, 1}
-  end
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local id
-if tonumber(ARGV[9]) >= now then
-  id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], ARGV[8],
-    'topic', ARGV[1], 'event', ARGV[2], 'data', ARGV[3], 'key', key)
-end
-if type(id) ~= 'string' then
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*',
-    'topic', ARGV[1], 'event', ARGV[2], 'data', ARGV[3], 'key', key)
-end
-local age = tonumber(ARGV[6])
-if age > 0 then
-  local ms = tonumber(string.match(id, '^(%d+)-'))
-  redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%.0f', ms - age))
-end
-if key ~= '' then
-  redis.call('SET', KEYS[2], id, 'PX', ARGV[7])
-end
-return {id, 0}
-`)
 
 // Options configure a Redis log.
 type Options struct {
@@ -96,12 +48,9 @@ type Options struct {
 // every instance appends to and reads back, so ids are the stream's ids and
 // the same on every instance.
 type Log struct {
-	rdb    redis.UniversalClient
-	opts   Options
-	stream string
-	epoch  string
-	// lostKey holds lostBelow for every instance (see lostBelow).
-	lostKey string
+	rdb  redis.UniversalClient
+	opts Options
+	keys scripts.Keys
 
 	// start splits the stream: entries after it come live through Run,
 	// entries up to it are history only. It is the millisecond before the
@@ -120,7 +69,7 @@ type Log struct {
 	// lostBelow: Redis lost events at or below this id (it restored an
 	// older dataset, or lost it all), so a client resuming from an earlier
 	// id may miss some of them even when its own id is still in the
-	// stream. Guarded by hwmMu; also kept in Redis under lostKey.
+	// stream. Guarded by hwmMu; also kept in Redis (keys.Lost).
 	lostBelow eventid.ID
 
 	up       atomic.Bool
@@ -137,9 +86,7 @@ func New(rdb redis.UniversalClient, opts Options) *Log {
 		replays: make(chan struct{}, opts.Replays),
 		rdb:     rdb,
 		opts:    opts,
-		stream:  opts.Prefix + ":events",
-		epoch:   opts.Prefix + ":epoch",
-		lostKey: opts.Prefix + ":lost",
+		keys:    scripts.NewKeys(opts.Prefix),
 		start:   eventid.ID{Ms: uint64(time.Now().UnixMilli() - 1)},
 	}
 }
@@ -155,33 +102,14 @@ func (l *Log) Append(ctx context.Context, m event.Message) (eventid.ID, bool, er
 	if err := sse.CheckField(m.Type); err != nil {
 		return eventid.ID{}, false, err
 	}
-	keyTTL := l.opts.MaxAge
-	if keyTTL <= 0 {
-		keyTTL = noAgeKeyTTL
-	}
-	hw := l.highWater()
-	mark := ""
-	if !hw.IsZero() {
-		mark = hw.String()
-	}
-	above := hw.Next()
-	res, err := appendScript.Run(ctx, l.rdb, []string{l.stream, l.keyName(m.Topic, m.Key), l.lostKey},
-		m.Topic, m.Type, m.Data, m.Key, l.opts.Size, l.opts.MaxAge.Milliseconds(), keyTTL.Milliseconds(),
-		above.String(), above.Ms, mark).Slice()
+	id, dup, err := scripts.Append(ctx, l.rdb, l.keys, scripts.AppendArgs{
+		Message: m, Size: l.opts.Size, MaxAge: l.opts.MaxAge, HighWater: l.highWater(),
+	})
 	if err != nil {
-		return eventid.ID{}, false, fmt.Errorf("%w: append to %s: %w", eventlog.ErrUnavailable, l.stream, err)
+		return eventid.ID{}, false, err
 	}
-	if len(res) != 2 {
-		return eventid.ID{}, false, fmt.Errorf("append to %s: unexpected reply %v", l.stream, res)
-	}
-	text, _ := res[0].(string)
-	id, err := eventid.Parse(text)
-	if err != nil {
-		return eventid.ID{}, false, fmt.Errorf("append to %s: stream id %q: %w", l.stream, text, err)
-	}
-	dup, _ := res[1].(int64)
 	l.raise(id)
-	return id, dup == 1, nil
+	return id, dup, nil
 }
 
 // issuedSkew is how far the clock of Redis, which makes the ids, may run
@@ -210,13 +138,6 @@ func (l *Log) highWater() eventid.ID {
 	return l.hwm
 }
 
-// keyName is where an idempotency key's event id is kept, scoped to its
-// topic. Topics may hold ':', so the topic's length makes the name
-// unambiguous: topic "a:b" with key "c" is not topic "a" with key "b:c".
-func (l *Log) keyName(topic, key string) string {
-	return fmt.Sprintf("%s:key:%d:%s:%s", l.opts.Prefix, len(topic), topic, key)
-}
-
 // Replay reads the matching entries in (after, upto], PageSize at a time,
 // and hands each page to page before reading the next. upto is raised to
 // start: entries up to it never come live on this instance. A client id
@@ -237,11 +158,11 @@ func (l *Log) Replay(ctx context.Context, after, upto eventid.ID, match func(str
 	switch {
 	case pl.pos == eventlog.Unknown:
 		return start(eventlog.Unknown)
-	case pl.info == nil || pl.info.length == 0:
+	case pl.info == nil || pl.info.Length == 0:
 		// Nothing was retained: whatever the stream holds now is newer.
 		guard = false
-	case from.Less(pl.info.first):
-		from = pl.info.first
+	case from.Less(pl.info.First):
+		from = pl.info.First
 	}
 	if err := start(pl.pos); err != nil {
 		return err
@@ -261,14 +182,14 @@ func (l *Log) replayRange(ctx context.Context, from, upto eventid.ID, guard bool
 	match func(string) bool, page func([]*event.Event) error) error {
 	events := make([]*event.Event, 0, eventlog.PageSize)
 	for !upto.Less(from) {
-		msgs, err := l.replayPage(ctx, from, upto, mark, guard)
+		msgs, err := l.replayPage(ctx, scripts.PageArgs{From: from, Upto: upto, Mark: mark, Guard: guard})
 		if err != nil {
 			return err
 		}
 		clear(events)
 		events = events[:0]
 		for _, msg := range msgs {
-			ev, err := entryEvent(msg)
+			ev, err := scripts.Entry(msg)
 			if err != nil {
 				return err
 			}
@@ -299,44 +220,15 @@ func (l *Log) place(ctx context.Context, after eventid.ID) (placement, error) {
 	return l.position(ctx, after)
 }
 
-// replayPage reads up to PageSize entries in [from, upto] with pageScript,
-// so a replay that Redis lost or trimmed entries under ends with ErrBehind
-// instead of reading on past the hole; mark is the lost mark the replay was
-// placed with, guard as in replayRange.
-func (l *Log) replayPage(ctx context.Context, from, upto eventid.ID, mark string, guard bool) ([]redis.XMessage, error) {
+// replayPage reads one page in a replay slot, with this process's
+// high-water mark.
+func (l *Log) replayPage(ctx context.Context, a scripts.PageArgs) ([]redis.XMessage, error) {
 	if err := l.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer l.release()
-	g := "0"
-	if guard {
-		g = "1"
-	}
-	res, err := pageScript.Run(ctx, l.rdb, []string{l.stream, l.lostKey},
-		from.String(), upto.String(), eventlog.PageSize, idArg(l.highWater()), mark, g).Slice()
-	if err != nil {
-		return nil, fmt.Errorf("%w: replay %s from %s: %w", eventlog.ErrUnavailable, l.stream, from, err)
-	}
-	if whole, _ := res[0].(int64); whole == 0 || len(res) != 2 {
-		return nil, eventlog.ErrBehind
-	}
-	entries, _ := res[1].([]any)
-	msgs := make([]redis.XMessage, 0, len(entries))
-	for _, e := range entries {
-		pair, _ := e.([]any)
-		if len(pair) != 2 {
-			return nil, fmt.Errorf("replay %s: unexpected entry %v", l.stream, e)
-		}
-		id, _ := pair[0].(string)
-		kv, _ := pair[1].([]any)
-		values := make(map[string]any, len(kv)/2)
-		for i := 0; i+1 < len(kv); i += 2 {
-			k, _ := kv[i].(string)
-			values[k] = kv[i+1]
-		}
-		msgs = append(msgs, redis.XMessage{ID: id, Values: values})
-	}
-	return msgs, nil
+	a.HighWater = l.highWater()
+	return scripts.Page(ctx, l.rdb, l.keys, a)
 }
 
 // acquire waits for a replay slot or for ctx to end.
@@ -345,36 +237,12 @@ func (l *Log) acquire(ctx context.Context) error {
 	case l.replays <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("replay %s: waiting for a slot: %w", l.stream, ctx.Err())
+		return fmt.Errorf("replay %s: waiting for a slot: %w", l.keys.Stream, ctx.Err())
 	}
 }
 
 func (l *Log) release() {
 	<-l.replays
-}
-
-// entryEvent builds the event of one stream entry.
-func entryEvent(msg redis.XMessage) (*event.Event, error) {
-	id, err := eventid.Parse(msg.ID)
-	if err != nil {
-		return nil, fmt.Errorf("stream entry id %q: %w", msg.ID, err)
-	}
-	m := event.Message{
-		Topic: field(msg.Values, "topic"),
-		Type:  field(msg.Values, "event"),
-		Data:  []byte(field(msg.Values, "data")),
-		Key:   field(msg.Values, "key"),
-	}
-	ev, err := event.New(id, m, int64(id.Ms))
-	if err != nil {
-		return nil, fmt.Errorf("stream entry %s: %w", msg.ID, err)
-	}
-	return ev, nil
-}
-
-func field(values map[string]any, name string) string {
-	s, _ := values[name].(string)
-	return s
 }
 
 // setUp records reachability and tells OnUp about changes only.

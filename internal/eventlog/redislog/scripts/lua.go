@@ -1,14 +1,6 @@
-package redislog
+package scripts
 
-import (
-	"context"
-	"fmt"
-
-	"github.com/redis/go-redis/v9"
-
-	"ssehub/internal/eventid"
-	"ssehub/internal/eventlog"
-)
+import "github.com/redis/go-redis/v9"
 
 // Loss detection. Redis can lose entries that clients already hold: a
 // restart from an older snapshot or from an AOF that lost its tail keeps the
@@ -141,91 +133,47 @@ end
 return {1}
 `)
 
-// idArg is an id as a script argument: "" for none.
-func idArg(id eventid.ID) string {
-	if id.IsZero() {
-		return ""
-	}
-	return id.String()
-}
-
-// lostMark returns the highest lost id known here or in Redis (text from
-// the mark's key, empty when unset).
-func (l *Log) lostMark(text string) eventid.ID {
-	l.hwmMu.Lock()
-	defer l.hwmMu.Unlock()
-	if id, err := eventid.Parse(text); err == nil && l.lostBelow.Less(id) {
-		l.lostBelow = id
-	}
-	return l.lostBelow
-}
-
-// streamInfo is where history stands.
-type streamInfo struct {
-	length int64
-	first  eventid.ID
-	last   eventid.ID
-}
-
-// placement is where a replay's id stands.
-type placement struct {
-	pos  eventlog.Position
-	info *streamInfo // nil when there is no stream
-	lost eventid.ID  // the lost mark
-	mark string      // the lost mark as Redis holds it ("" when unset)
-}
-
-// position places after against the stream. An id above the high-water mark
-// was never issued: Unknown. One below the first retained entry was
-// trimmed, or lost; one above the stream's last id or inside the retained
-// range but not in the stream was issued and lost with data Redis no longer
-// has; one below the lost mark may be followed by lost ones: all Gone.
-// Trimming does not record the newest trimmed id, so an id older than the
-// first retained entry is Gone even when it is the newest trimmed one: that
-// client gets a reset it did not strictly need, never a gap.
-func (l *Log) position(ctx context.Context, after eventid.ID) (placement, error) {
-	info, held, lostText, err := l.inspect(ctx, after)
-	if err != nil {
-		return placement{pos: eventlog.Unknown}, err
-	}
-	pl := placement{pos: eventlog.Known, info: info, lost: l.lostMark(lostText), mark: lostText}
-	if info != nil {
-		l.raise(info.last)
-	}
-	switch {
-	case l.highWater().Less(after):
-		pl.pos = eventlog.Unknown
-	case info == nil, info.last.Less(after), info.length == 0, after.Less(info.first), !held, after.Less(pl.lost):
-		pl.pos = eventlog.Gone
-	}
-	return pl, nil
-}
-
-// inspect runs placeScript with this process's high-water mark.
-func (l *Log) inspect(ctx context.Context, after eventid.ID) (*streamInfo, bool, string, error) {
-	res, err := placeScript.Run(ctx, l.rdb, []string{l.stream, l.lostKey}, after.String(), idArg(l.highWater())).Slice()
-	if err != nil {
-		return nil, false, "", fmt.Errorf("%w: inspect %s at %s: %w", eventlog.ErrUnavailable, l.stream, after, err)
-	}
-	if len(res) != 6 {
-		return nil, false, "", fmt.Errorf("inspect %s: unexpected reply %v", l.stream, res)
-	}
-	held, _ := res[4].(int64)
-	lost, _ := res[5].(string)
-	if exists, _ := res[0].(int64); exists == 0 {
-		return nil, held == 1, lost, nil
-	}
-	info := &streamInfo{}
-	info.length, _ = res[1].(int64)
-	first, _ := res[2].(string)
-	last, _ := res[3].(string)
-	if info.last, err = eventid.Parse(last); err != nil {
-		return nil, false, "", fmt.Errorf("inspect %s: last id %q: %w", l.stream, last, err)
-	}
-	if info.length > 0 {
-		if info.first, err = eventid.Parse(first); err != nil {
-			return nil, false, "", fmt.Errorf("inspect %s: first id %q: %w", l.stream, first, err)
-		}
-	}
-	return info, held == 1, lost, nil
-}
+// appendScript appends one event and records its idempotency key in one
+// atomic step. A key whose event is still in the stream returns that event's
+// id and appends nothing; a key whose event was trimmed is free again, as in
+// the memory log. Trimming is approximate (~): Redis drops whole radix-tree
+// nodes, so history holds at least Size events and at most a node more.
+//
+// The id is above the caller's high-water mark (ARGV[8], whose ms is ARGV[9])
+// as well as the stream's last id: a Redis restored from an older snapshot
+// has a lower last id, and its own "*" would hand out again ids that clients
+// already hold whenever those ran ahead of its clock. With the mark at or
+// past now, the explicit id is used; XADD refuses it only when the stream's
+// last id is higher still, and "*" is then above both.
+var appendScript = redis.NewScript(lossLua + `
+-- The caller's own mark (ARGV[10]) lost: record it before anything new goes
+-- in, so no resume slips past the hole.
+if lostAt(KEYS[1], ARGV[10]) then raiseLost(KEYS[3], ARGV[10]) end
+local key = ARGV[4]
+if key ~= '' then
+  local prev = redis.call('GET', KEYS[2])
+  if prev and #redis.call('XRANGE', KEYS[1], prev, prev) > 0 then
+    return {prev, 1}
+  end
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local id
+if tonumber(ARGV[9]) >= now then
+  id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], ARGV[8],
+    'topic', ARGV[1], 'event', ARGV[2], 'data', ARGV[3], 'key', key)
+end
+if type(id) ~= 'string' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*',
+    'topic', ARGV[1], 'event', ARGV[2], 'data', ARGV[3], 'key', key)
+end
+local age = tonumber(ARGV[6])
+if age > 0 then
+  local ms = tonumber(string.match(id, '^(%d+)-'))
+  redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%.0f', ms - age))
+end
+if key ~= '' then
+  redis.call('SET', KEYS[2], id, 'PX', ARGV[7])
+end
+return {id, 0}
+`)
