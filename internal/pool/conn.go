@@ -6,6 +6,8 @@ import (
 
 	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
+	"ssehub/internal/pool/catchup"
+	"ssehub/internal/pool/tail"
 	"ssehub/internal/writer"
 )
 
@@ -26,19 +28,16 @@ type Conn struct {
 	owner   Owner
 	tagged  bool // from Adoption.TagTopics
 
-	scheduled atomic.Bool  // queued for or held by a writer
-	dirty     atomic.Bool  // something happened since the writer last looked
-	gone      atomic.Bool  // the peer closed (from the poller) or a write failed
-	stalled   atomic.Bool  // a write waited longer than the write timeout
-	expired   atomic.Bool  // the token expired (from the poller's sweep)
-	waitSince atomic.Int64 // unix nanos a short write started waiting, or 0
-	catching  atomic.Bool  // only its catch-up's history goes out (catchup.go)
+	scheduled atomic.Bool // queued for or held by a writer
+	dirty     atomic.Bool // something happened since the writer last looked
+	gone      atomic.Bool // the peer closed (from the poller) or a write failed
+	stalled   atomic.Bool // a write waited longer than the write timeout
+	expired   atomic.Bool // the token expired (from the poller's sweep)
 
-	pending []byte         // the unwritten tail of a short write
-	unsent  int            // the socket's unacknowledged bytes when the sweep last looked
-	closing *writer.Ending // how it ends, once its last frame is queued
-	cu      *catchUp       // the last catch-up; set under the pool's mutex
-	done    bool           // ended; guarded by the pool's mutex
+	out     tail.Tail        // what the socket has not taken yet
+	closing *writer.Ending   // how it ends, once its last frame is queued
+	cu      *catchup.CatchUp // the last catch-up; set under the pool's mutex
+	done    bool             // ended; guarded by the pool's mutex
 }
 
 var _ hub.Waker = (*Conn)(nil)

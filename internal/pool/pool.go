@@ -3,7 +3,8 @@
 // writes it from a few writer goroutines, with one epoll goroutine to notice
 // clients leave and sockets drain, following the writer's rules
 // (internal/writer). The pool's life is in pool.go, writing a stream and
-// ending it in serve.go, noticing stalls and expiries in sweep.go.
+// ending it in serve.go, noticing stalls and expiries in sweep.go; a
+// lagging stream's history comes from catchup, framed by chunk.
 package pool
 
 import (
@@ -15,7 +16,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
@@ -24,6 +24,7 @@ import (
 	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
 	"ssehub/internal/pool/epoll"
+	"ssehub/internal/pool/ready"
 	"ssehub/internal/socket"
 	"ssehub/internal/writer"
 )
@@ -39,7 +40,7 @@ var errStopped = errors.New("stream pool stopped")
 type Pool struct {
 	opts   Options
 	poller *epoll.Poller
-	ready  *ready
+	ready  *ready.Queue[*Conn]
 	ctx    context.Context // Run's, for catching up from the log
 
 	mu     sync.Mutex
@@ -89,7 +90,7 @@ func New(opts Options) *Pool {
 		opts.Writers = max(runtime.GOMAXPROCS(0)/2, 1)
 	}
 	return &Pool{
-		opts: opts, poller: p, ctx: context.Background(), ready: newReady(),
+		opts: opts, poller: p, ctx: context.Background(), ready: ready.New[*Conn](),
 		conns: make(map[uint64]*Conn),
 		idle:  closedChan(),
 	}
@@ -189,17 +190,9 @@ func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*
 	if buffered > 0 {
 		return nil, fmt.Errorf("%d response bytes still buffered", buffered)
 	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil, fmt.Errorf("connection %T has no descriptor", nc)
-	}
-	raw, err := sc.SyscallConn()
+	fd, err := socket.Descriptor(nc)
 	if err != nil {
-		return nil, fmt.Errorf("descriptor: %w", err)
-	}
-	fd := -1
-	if err := raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
-		return nil, fmt.Errorf("descriptor: %w", err)
+		return nil, err
 	}
 	// Writes go straight to the descriptor; no deadline timers are needed.
 	_ = nc.SetDeadline(time.Time{})
@@ -255,15 +248,13 @@ func (p *Pool) claim(c *Conn) bool {
 		return false
 	}
 	c.done = true
-	if c.waitSince.Load() != 0 {
+	if c.out.Since() != 0 {
 		p.waiting.Add(-1)
 	}
 	if c.expires != 0 {
 		p.expiring--
 	}
-	if c.cu != nil {
-		c.cu.cancel() // its catch-up stops, and touches c no more
-	}
+	c.cu.Stop() // its catch-up touches c no more
 	delete(p.conns, c.id)
 	if !p.stopped {
 		// Once stopped, the epoll set may be closed; closing c's descriptor

@@ -2,7 +2,6 @@ package pool
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -565,15 +564,6 @@ func requireFirstEvent(t *testing.T, resp *http.Response, data string) {
 			return
 		}
 	}
-}
-
-func TestFrameChunk(t *testing.T) {
-	t.Parallel()
-	buf := append(make([]byte, chunkHead), strings.Repeat("a", 300)...)
-	out := frameChunk(buf)
-	require.True(t, bytes.HasPrefix(out, []byte("12c\r\naaa")))
-	require.True(t, bytes.HasSuffix(out, []byte("aaa\r\n")))
-	require.Empty(t, frameChunk(make([]byte, chunkHead)))
 }
 
 // TestPoolDeliveryDoesNotAllocate covers the whole hot path of a taken-over

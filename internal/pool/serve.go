@@ -2,20 +2,16 @@ package pool
 
 import (
 	"context"
-	"strconv"
-	"time"
 
+	"ssehub/internal/eventid"
 	"ssehub/internal/hub"
+	"ssehub/internal/pool/catchup"
+	"ssehub/internal/pool/chunk"
 	"ssehub/internal/pool/epoll"
+	"ssehub/internal/pool/tail"
 	"ssehub/internal/socket"
 	"ssehub/internal/writer"
 )
-
-// endOfBody is the last chunk of a chunked HTTP/1.1 body.
-const endOfBody = "0\r\n\r\n"
-
-// chunkHead is the room left before a batch for its chunk-size line.
-const chunkHead = 18
 
 // Wake is how the hub tells the stream's writers there is work.
 func (c *Conn) Wake() {
@@ -30,7 +26,7 @@ func (p *Pool) kick(c *Conn) {
 
 func (p *Pool) schedule(c *Conn) {
 	if c.scheduled.CompareAndSwap(false, true) {
-		p.ready.push(c)
+		p.ready.Push(c)
 	}
 }
 
@@ -39,7 +35,7 @@ func (p *Pool) write(ctx context.Context) {
 	var work []*Conn
 	for {
 		var ok bool
-		if work, ok = p.ready.take(ctx, work); !ok {
+		if work, ok = p.ready.Take(ctx, work); !ok {
 			return
 		}
 		for i, c := range work {
@@ -66,20 +62,18 @@ func (p *Pool) serve(c *Conn, buf []byte) []byte {
 	if p.ending(c) {
 		return buf
 	}
-	if len(c.pending) > 0 && !p.send(c, nil) {
+	if !c.out.Empty() && !p.send(c, nil) {
 		return buf
 	}
-	if c.catching.Load() {
-		// Only history goes out until the catch-up is done: the queue holds
-		// what comes after it.
-		p.writePiece(c)
+	if c.cu.Active() {
+		c.cu.WriteNext(func(piece []byte) { p.send(c, piece) })
 		return buf
 	}
 
 	// Lagging is read before the batch: the catch-up rule (internal/writer/rules.go).
 	from, lagging := c.client.Lagging()
-	buf, closed, full := writer.Batch(buf[:chunkHead], c.client.Events(), c.after, c.tagged)
-	if out := frameChunk(buf); len(out) > 0 {
+	buf, closed, full := writer.Batch(buf[:chunk.Head], c.client.Events(), c.after, c.tagged)
+	if out := chunk.Frame(buf); len(out) > 0 {
 		p.send(c, out)
 	}
 	switch {
@@ -90,7 +84,7 @@ func (p *Pool) serve(c *Conn, buf []byte) []byte {
 		p.end(c, writer.Ending{Reason: c.client.Reason()})
 	case full:
 		c.dirty.Store(true)
-	case lagging && len(c.pending) == 0:
+	case lagging && c.out.Empty():
 		p.startCatchUp(c, from)
 	}
 	return buf
@@ -113,65 +107,37 @@ func (p *Pool) ending(c *Conn) bool {
 		}
 	case c.expired.Load():
 		p.end(c, writer.Ending{Reason: hub.ReasonAuth})
-	case !c.catching.Load() && c.cu != nil && c.cu.failed != nil:
-		p.end(c, *c.cu.failed)
+	case c.cu.Failed() != nil:
+		p.end(c, *c.cu.Failed())
 	default:
 		return false
 	}
 	return true
 }
 
-// send writes b after what c still has pending, without blocking; what the
-// socket does not take waits in pending until the poller reports room, and
-// the stall rule (sweep) bounds how long it waits with no progress. It
-// reports whether nothing is left pending; a failed write marks the peer
-// gone, for serve to end the stream.
+// send writes b after what c still has waiting, without blocking (tail);
+// the poller reports when the socket has room again, and the stall rule
+// (sweep) bounds how long it waits with no progress. It reports whether
+// nothing is left waiting; a failed write marks the peer gone, for serve to
+// end the stream.
 func (p *Pool) send(c *Conn, b []byte) bool {
-	waiting := len(c.pending) > 0
-	if waiting {
-		b = append(c.pending, b...)
-	}
-	n, err := epoll.Write(c.fd, b)
+	change, err := c.out.Write(c.fd, b)
 	switch {
 	case err != nil:
 		c.gone.Store(true)
 		c.dirty.Store(true)
 		return false
-	case n < len(b) && waiting:
-		c.pending = b[n:]
-		if n > 0 { // the stall rule counts from the last progress
-			c.waitSince.Store(time.Now().UnixNano())
-		}
-	case n < len(b):
-		c.pending = append([]byte(nil), b[n:]...)
-		c.waitSince.Store(time.Now().UnixNano())
-		p.waiting.Add(1)
-	case waiting:
-		c.pending = nil
-		c.waitSince.Store(0)
+	case change == tail.Written:
+		return true
+	case change == tail.Drained:
 		p.waiting.Add(-1)
 		_ = p.poller.Watch(c.fd, c.id, epoll.In)
 		return true
-	default:
-		return true
+	case change == tail.Started:
+		p.waiting.Add(1)
 	}
 	_ = p.poller.Watch(c.fd, c.id, epoll.Out)
 	return false
-}
-
-// frameChunk turns buf[chunkHead:] into one HTTP/1.1 chunk in place and
-// returns it, or nothing when the batch is empty.
-func frameChunk(buf []byte) []byte {
-	size := len(buf) - chunkHead
-	if size == 0 {
-		return buf[:0]
-	}
-	var head [chunkHead]byte
-	h := strconv.AppendInt(head[:0], int64(size), 16)
-	h = append(h, '\r', '\n')
-	start := chunkHead - len(h)
-	copy(buf[start:], h)
-	return append(buf[start:], '\r', '\n')
 }
 
 // end is the one way a taken-over stream ends: on the wire (its last frame
@@ -183,8 +149,8 @@ func frameChunk(buf []byte) []byte {
 func (p *Pool) end(c *Conn, e writer.Ending) {
 	if !e.Abort && e.Reason != hub.ReasonClient && c.closing == nil {
 		c.closing = &e
-		last := writer.Farewell(make([]byte, chunkHead, chunkHead+64), e, p.opts.Retry)
-		if !p.send(c, append(frameChunk(last), endOfBody...)) && !c.gone.Load() {
+		last := writer.Farewell(make([]byte, chunk.Head, chunk.Head+64), e, p.opts.Retry)
+		if !p.send(c, append(chunk.Frame(last), chunk.Last...)) && !c.gone.Load() {
 			return
 		}
 	}
@@ -198,4 +164,16 @@ func (p *Pool) end(c *Conn, e writer.Ending) {
 	}
 	c.owner.Ended(e.Reason)
 	p.release()
+}
+
+// startCatchUp has c's history caught up from from on; until it is done the
+// writers write only that.
+func (p *Pool) startCatchUp(c *Conn, from eventid.ID) {
+	cu := catchup.Start(p.ctx, catchup.Options{
+		Hub: p.opts.Hub, Log: p.opts.Log, Client: c.client, From: from, After: c.after, Tagged: c.tagged,
+		Wake: func() { p.kick(c) },
+	})
+	p.mu.Lock()
+	c.cu = cu // claim stops it from here on
+	p.mu.Unlock()
 }

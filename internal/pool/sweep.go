@@ -41,16 +41,6 @@ func (p *Pool) poll(ctx context.Context) {
 	}
 }
 
-// progressed reports whether c's socket queue moved since the sweep last
-// looked; c stays open while the pool's mutex is held, so its descriptor is
-// still c's. c.unsent is the poller's alone.
-func (p *Pool) progressed(c *Conn) bool {
-	q := epoll.Unsent(c.fd)
-	moved := q >= 0 && q != c.unsent
-	c.unsent = q
-	return moved
-}
-
 // sweep marks streams whose write has waited since before stallLimit, or
 // whose token expired before now.
 func (p *Pool) sweep(now time.Time) {
@@ -63,14 +53,10 @@ func (p *Pool) sweep(now time.Time) {
 		return
 	}
 	for _, c := range p.conns {
-		switch since := c.waitSince.Load(); {
-		case checkStalls && since != 0 && p.progressed(c):
-			// The client read, though no writer has been back yet to
-			// write more: that is progress too, measured by the kernel,
-			// so a busy writer does not make a reading client look stalled.
-			c.waitSince.CompareAndSwap(since, now.UnixNano())
-			continue
-		case checkStalls && since != 0 && since < stallLimit:
+		// c stays open while the pool's mutex is held, so its descriptor
+		// is still c's.
+		switch {
+		case checkStalls && c.out.Stalled(c.fd, now.UnixNano(), stallLimit):
 			c.stalled.Store(true)
 		case c.expires != 0 && c.expires <= now.UnixNano() && !c.expired.Load():
 			c.expired.Store(true)

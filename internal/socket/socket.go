@@ -6,7 +6,9 @@ package socket
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
+	"syscall"
 
 	"github.com/zeromicro/go-zero/core/logx"
 )
@@ -57,4 +59,21 @@ func Abortive(c net.Conn, on bool) {
 			_ = tcp.SetLinger(-1)
 		}
 	}
+}
+
+// Descriptor returns c's file descriptor, for writing it directly.
+func Descriptor(c net.Conn) (int, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return -1, fmt.Errorf("connection %T has no descriptor", c)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1, fmt.Errorf("descriptor: %w", err)
+	}
+	fd := -1
+	if err := raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		return -1, fmt.Errorf("descriptor: %w", err)
+	}
+	return fd, nil
 }
