@@ -59,7 +59,7 @@ FUZZ_TARGETS = \
 	./internal/handler:FuzzDecodePublish \
 	./internal/auth:FuzzPatterns \
 	./internal/auth:FuzzVerify \
-	./internal/auth:FuzzRedact
+	./internal/auth/credentials:FuzzRedact
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -23,6 +23,7 @@ import (
 	"ssehub/internal/sse"
 	"ssehub/internal/testkit"
 	"ssehub/internal/testkit/need"
+	"ssehub/internal/testkit/process"
 )
 
 // The image's numeric user (Dockerfile USER).
@@ -184,7 +185,7 @@ func TestContainersScaleOutBehindNginx(t *testing.T) {
 	for _, name := range []string{"ssehub-a", "ssehub-b"} {
 		port := redistest.FreePort(t)
 		// The Redis address comes from the environment, as in the shipped config.
-		cfg := writeConfig(t, testkit.ProcessYAML(name, port, "",
+		cfg := writeConfig(t, process.YAML(name, port, "",
 			"Redis:\n  Addr: ${SSEHUB_REDIS_ADDR}\n  KeyPrefix: containers\n"))
 		ctrs = append(ctrs, e.start(t, nofile, "--network=host",
 			"--volume="+cfg+":/etc/ssehub/ssehub.yaml:ro", "--env=SSEHUB_REDIS_ADDR="+srv.Addr))

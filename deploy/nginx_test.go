@@ -23,6 +23,7 @@ import (
 	"ssehub/internal/sse"
 	"ssehub/internal/testkit"
 	"ssehub/internal/testkit/need"
+	"ssehub/internal/testkit/process"
 )
 
 var (
@@ -94,9 +95,9 @@ func TestNginxInFrontOfTwoInstances(t *testing.T) {
 	need.Tool(t, "nginx", "/usr/sbin/nginx")
 	srv := redistest.Start(t)
 	var addrs []string
-	var procs []*testkit.Process
+	var procs []*process.Process
 	for _, name := range []string{"ssehub-a", "ssehub-b"} {
-		p := testkit.StartProcess(t, testkit.RedisYAML(name, srv.Addr, "TickInterval: 1h"))
+		p := process.Start(t, process.RedisYAML(name, srv.Addr, "TickInterval: 1h"))
 		testkit.WaitReady(t, p.URL, true)
 		procs = append(procs, p)
 		addrs = append(addrs, p.Addr)

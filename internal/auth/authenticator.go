@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"ssehub/internal/auth/credentials"
 	"ssehub/internal/config"
 )
 
@@ -38,7 +39,7 @@ func New(c config.AuthConf) (*Authenticator, error) {
 // bearer token, else the cookie. A credential that is present but bad is an
 // error even if another one would pass: clients learn about the bad one.
 func (a *Authenticator) Stream(ctx context.Context) (*Identity, error) {
-	c := FromContext(ctx)
+	c := credentials.FromContext(ctx)
 	if c.Ticket != "" {
 		return a.tickets.Redeem(c.Ticket)
 	}
@@ -50,13 +51,13 @@ func (a *Authenticator) Stream(ctx context.Context) (*Identity, error) {
 // only application/json, which browsers preflight, and CORS answers only
 // listed origins.
 func (a *Authenticator) Publish(ctx context.Context) (*Identity, error) {
-	return a.token(FromContext(ctx))
+	return a.token(credentials.FromContext(ctx))
 }
 
 // Bearer authenticates with the Authorization header only; tickets are
 // minted from it, so a cookie riding along on a cross-site request cannot.
 func (a *Authenticator) Bearer(ctx context.Context) (*Identity, error) {
-	return a.verifier.Verify(FromContext(ctx).Bearer)
+	return a.verifier.Verify(credentials.FromContext(ctx).Bearer)
 }
 
 // Issue returns a stream ticket for id and its lifetime.
@@ -64,7 +65,7 @@ func (a *Authenticator) Issue(id *Identity) (string, time.Duration, error) {
 	return a.tickets.Issue(id)
 }
 
-func (a *Authenticator) token(c Credentials) (*Identity, error) {
+func (a *Authenticator) token(c credentials.Credentials) (*Identity, error) {
 	if c.Bearer != "" {
 		return a.verifier.Verify(c.Bearer)
 	}

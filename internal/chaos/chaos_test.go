@@ -14,8 +14,8 @@ import (
 	"ssehub/internal/chaos/history"
 	"ssehub/internal/chaos/report"
 	"ssehub/internal/chaos/schedule"
-	"ssehub/internal/testkit"
 	"ssehub/internal/testkit/need"
+	"ssehub/internal/testkit/process"
 )
 
 // TestChaosShort is the short chaos run of `make test`: about 25 s per mode
@@ -27,7 +27,7 @@ import (
 func TestChaosShort(t *testing.T) {
 	bin := os.Getenv("CHAOS_BIN")
 	if bin == "" {
-		bin = testkit.Binary(t)
+		bin = process.Binary(t)
 	}
 	seed := envSeed(t)
 	duration := 25 * time.Second

@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/e2e/chromium"
 	"ssehub/internal/testkit"
 )
 
@@ -33,11 +34,11 @@ func TestPageTokenFieldIsAccessible(t *testing.T) {
 	tab.Open(srv.URL + "/static/index.html?topic=e2e-a11y")
 	tab.Wait(`p.tokenNeeded && p.refusedStatus === 401`)
 	requireAccessibleNames(t, tab)
-	require.True(t, Eval[bool](tab, `document.getElementById("token").labels[0].textContent === "Token (JWT)"`))
-	texts := Eval[[]struct {
+	require.True(t, chromium.Eval[bool](tab.Tab, `document.getElementById("token").labels[0].textContent === "Token (JWT)"`))
+	texts := chromium.Eval[[]struct {
 		Text  string  `json:"text"`
 		Ratio float64 `json:"ratio"`
-	}](tab, contrastJS)
+	}](tab.Tab, contrastJS)
 	for _, tx := range texts {
 		require.GreaterOrEqual(t, tx.Ratio, minContrast, "%q has contrast %.2f", tx.Text, tx.Ratio)
 	}
@@ -48,7 +49,7 @@ func TestPageTokenFieldIsAccessible(t *testing.T) {
 // screen reader reaches has a name, and the landmarks exist.
 func requireAccessibleNames(t *testing.T, tab *Tab) {
 	t.Helper()
-	ctx, cancel := tab.bounded(Bound)
+	ctx, cancel := tab.Bounded(Bound)
 	defer cancel()
 	tree, err := chromedp.Call(ctx, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
 	require.NoError(t, err)
@@ -70,7 +71,7 @@ func requireAccessibleNames(t *testing.T, tab *Tab) {
 		require.Positive(t, roles[role], "the page has a %s; roles: %v", role, roles)
 	}
 	require.GreaterOrEqual(t, roles["textbox"]+roles["combobox"], 4, "roles: %v", roles)
-	require.Equal(t, "en", Eval[string](tab, `document.documentElement.lang`))
+	require.Equal(t, "en", chromium.Eval[string](tab.Tab, `document.documentElement.lang`))
 }
 
 func axString(t *testing.T, v *accessibility.Value) string {
@@ -96,10 +97,10 @@ func TestPageTextHasContrast(t *testing.T) {
 	// Nothing else arrives on this topic, so the page holds still while the
 	// state is set by hand to each value app.js uses.
 	for _, state := range []string{"open", "connecting", "reconnecting", "closed"} {
-		texts := Eval[[]struct {
+		texts := chromium.Eval[[]struct {
 			Text  string  `json:"text"`
 			Ratio float64 `json:"ratio"`
-		}](tab, fmt.Sprintf(`(() => { document.getElementById("state").dataset.state = %q; return %s; })()`,
+		}](tab.Tab, fmt.Sprintf(`(() => { document.getElementById("state").dataset.state = %q; return %s; })()`,
 			state, contrastJS))
 		require.NotEmpty(t, texts)
 		for _, tx := range texts {

@@ -12,7 +12,9 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/e2e/chromium"
 	"ssehub/internal/testkit"
+	"ssehub/internal/testkit/process"
 )
 
 // ticketOf returns the ticket in an /sse URL.
@@ -32,9 +34,9 @@ func ticketOf(t *testing.T, raw string) string {
 func TestPageTicketFlowSurvivesRestart(t *testing.T) {
 	const topic = "e2e-ticket"
 	yaml := func(port int) string {
-		return testkit.ProcessYAML("ssehub-e2e-auth", port, "Retry: 2s\nTickInterval: 0s", authYAML)
+		return process.YAML("ssehub-e2e-auth", port, "Retry: 2s\nTickInterval: 0s", authYAML)
 	}
-	first := testkit.StartProcess(t, yaml(0))
+	first := process.Start(t, yaml(0))
 	_, portText, err := net.SplitHostPort(first.Addr)
 	require.NoError(t, err)
 	port, err := strconv.Atoi(portText)
@@ -46,7 +48,7 @@ func TestPageTicketFlowSurvivesRestart(t *testing.T) {
 	pasteToken(t, tab, tok)
 	p := tab.Wait(`p.state === "open"`)
 	require.Empty(t, p.Refused, "%s", p)
-	opened := tab.Net.WaitStream(t, "with a ticket", func(r Request) bool { return ticketOf(t, r.URL) != "" })
+	opened := tab.Net.WaitStream(t, "with a ticket", func(r chromium.Request) bool { return ticketOf(t, r.URL) != "" })
 	before := publishAs(t, first.URL, tok, topic, 1)
 	tab.Wait(`p.events.length === 1`)
 
@@ -55,7 +57,7 @@ func TestPageTicketFlowSurvivesRestart(t *testing.T) {
 	require.Equal(t, 0, first.Wait(t, Bound), "ssehub exits 0 on SIGTERM\n%s", first.Logs())
 	tab.Wait(`p.state === "reconnecting"`)
 
-	second := testkit.StartProcess(t, yaml(port))
+	second := process.Start(t, yaml(port))
 	missed := publishAs(t, second.URL, tok, topic, 3)
 	var reconnect fetch.EventRequestPaused
 	select {
@@ -96,7 +98,7 @@ func TestPageShowsForbiddenTopic(t *testing.T) {
 	// Two requests after the token: the EventSource, then the probe that
 	// read the status (DevTools may report it a moment after the page shows
 	// its answer). Nothing after that.
-	withTicket := func(rs []Request) int {
+	withTicket := func(rs []chromium.Request) int {
 		n := 0
 		for _, r := range rs {
 			if ticketOf(t, r.URL) != "" {
@@ -105,6 +107,6 @@ func TestPageShowsForbiddenTopic(t *testing.T) {
 		}
 		return n
 	}
-	rs := tab.Net.WaitStreams(t, "for the stream and its probe", func(rs []Request) bool { return withTicket(rs) >= 2 })
+	rs := tab.Net.WaitStreams(t, "for the stream and its probe", func(rs []chromium.Request) bool { return withTicket(rs) >= 2 })
 	require.Equal(t, 2, withTicket(rs), "%+v", rs)
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"ssehub/internal/e2e/chromium"
 	"testing"
 )
 
@@ -10,6 +11,6 @@ import (
 // are bounded for one page at work.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	Shutdown()
+	chromium.Shutdown()
 	os.Exit(code)
 }

@@ -3,7 +3,43 @@ package e2e
 import (
 	"fmt"
 	"strings"
+	"testing"
+	"time"
+
+	"ssehub/internal/e2e/chromium"
 )
+
+// Bound caps every wait on the browser; a wait that reaches it is a failure.
+const Bound = chromium.Bound
+
+// Tab is a browser tab showing the ssehub page.
+type Tab struct {
+	*chromium.Tab
+}
+
+// NewTab opens a tab in the shared browser and closes it at cleanup.
+func NewTab(t *testing.T) *Tab {
+	t.Helper()
+	tab := &Tab{chromium.NewTab(t)}
+	tab.Describe = func() string { return tab.Page().String() }
+	return tab
+}
+
+// Page reads the page as it is now.
+func (tab *Tab) Page() Page {
+	return chromium.Eval[Page](tab.Tab, snapshotJS)
+}
+
+// Wait waits up to Bound until cond, a JavaScript expression over the page
+// snapshot `p`, holds, and returns that snapshot.
+func (tab *Tab) Wait(cond string) Page {
+	return tab.WaitWithin(Bound, cond)
+}
+
+// WaitWithin is Wait with its own bound.
+func (tab *Tab) WaitWithin(d time.Duration, cond string) Page {
+	return chromium.WaitFor[Page](tab.Tab, d, cond, "((p) => ("+cond+") ? p : null)("+snapshotJS+")")
+}
 
 // Page is what the page shows, read from the DOM by snapshotJS.
 type Page struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/e2e/chromium"
 	"ssehub/internal/eventid"
 	"ssehub/internal/testkit"
 )
@@ -79,7 +80,7 @@ func TestPagePublishForm(t *testing.T) {
 	require.Len(t, p.Events, 1, "%s", p)
 	require.Equal(t, "update", p.Events[0].Event)
 	require.Equal(t, `{"from":"form"}`, p.Events[0].Data)
-	result := WaitFor[string](tab, Bound, "a publish result", `(() => {
+	result := chromium.WaitFor[string](tab.Tab, Bound, "a publish result", `(() => {
 		const r = document.getElementById("pub-result").textContent;
 		return r.startsWith("published ") && r; })()`)
 	require.Equal(t, "published "+p.Events[0].ID, result)
@@ -104,10 +105,10 @@ func TestPageShowsResetForIDServerLacks(t *testing.T) {
 			require.Len(t, p.Events, 1, "%s", p)
 			require.Equal(t, "reset", p.Events[0].Event)
 			require.Empty(t, p.Events[0].ID, "a reset has no id of its own")
-			visible := Eval[bool](tab, `document.getElementById("reset").getClientRects().length > 0`)
+			visible := chromium.Eval[bool](tab.Tab, `document.getElementById("reset").getClientRects().length > 0`)
 			require.True(t, visible, "the reset notice is on screen")
 
-			req := tab.Net.WaitStream(t, "with lastEventId", func(r Request) bool { return r.URL != "" })
+			req := tab.Net.WaitStream(t, "with lastEventId", func(r chromium.Request) bool { return r.URL != "" })
 			require.Contains(t, req.URL, "lastEventId="+tc.lastID)
 
 			want := publishN(t, srv.URL, "e2e-stale", 1)
@@ -157,7 +158,7 @@ func TestPageRetriesAfterServerRefuses(t *testing.T) {
 	held.Close()
 	p = tab.Wait(`p.state === "open"`)
 	require.Empty(t, p.Refused, "%s", p)
-	tab.Net.WaitStreams(t, "after the refused one", func(rs []Request) bool { return len(rs) >= 2 })
+	tab.Net.WaitStreams(t, "after the refused one", func(rs []chromium.Request) bool { return len(rs) >= 2 })
 	want := publishN(t, srv.URL, "e2e-full", 1)
 	p = tab.Wait(`p.events.length >= 1`)
 	require.Equal(t, want, p.Events, "%s", p)
@@ -176,7 +177,7 @@ func TestPageListIsCapped(t *testing.T) {
 	want := publishN(t, srv.URL, "e2e-many", shown+10)
 	p := tab.Wait(fmt.Sprintf(`p.events.length > 0 && p.events[p.events.length - 1].id === %q`, want[len(want)-1].ID))
 	require.Equal(t, want[10:], p.Events, "the newest %d, in order", shown)
-	require.Equal(t, strconv.Itoa(shown+10), Eval[string](tab, `document.getElementById("count").textContent`))
+	require.Equal(t, strconv.Itoa(shown+10), chromium.Eval[string](tab.Tab, `document.getElementById("count").textContent`))
 }
 
 // publishN publishes n "update" events on topic and returns them as the page

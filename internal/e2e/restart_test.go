@@ -13,13 +13,14 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"ssehub/internal/testkit"
+	"ssehub/internal/e2e/chromium"
+	"ssehub/internal/testkit/process"
 )
 
 // processYAML is a child-process config with a 2s retry, so the page comes
 // back well after the new process listens.
 func processYAML(port int) string {
-	return testkit.ProcessYAML("ssehub-e2e", port, "Retry: 2s\nTickInterval: 200ms", "")
+	return process.YAML("ssehub-e2e", port, "Retry: 2s\nTickInterval: 200ms", "")
 }
 
 // TestPageSurvivesServerRestart restarts ssehub on the same port under an
@@ -28,7 +29,7 @@ func processYAML(port int) string {
 // holds every run and not only when the timing is kind.
 func TestPageSurvivesServerRestart(t *testing.T) {
 	const topic = "e2e-restart"
-	first := testkit.StartProcess(t, processYAML(0))
+	first := process.Start(t, processYAML(0))
 	_, portText, err := net.SplitHostPort(first.Addr)
 	require.NoError(t, err)
 	port, err := strconv.Atoi(portText)
@@ -45,7 +46,7 @@ func TestPageSurvivesServerRestart(t *testing.T) {
 	require.Equal(t, 0, first.Wait(t, Bound), "ssehub exits 0 on SIGTERM\n%s", first.Logs())
 	tab.Wait(`p.state === "reconnecting"`)
 
-	second := testkit.StartProcess(t, processYAML(port))
+	second := process.Start(t, processYAML(port))
 	require.Equal(t, first.Addr, second.Addr)
 	missed := publishN(t, second.URL, topic, 3)
 
@@ -75,7 +76,7 @@ func TestPageSurvivesServerRestart(t *testing.T) {
 
 	// The reconnect is the second /sse request; DevTools reports the headers
 	// Chromium put on the wire after the held request went on.
-	got := tab.Net.WaitStream(t, "carrying Last-Event-ID on the wire", func(r Request) bool {
+	got := tab.Net.WaitStream(t, "carrying Last-Event-ID on the wire", func(r chromium.Request) bool {
 		return r.Header("Last-Event-ID") != ""
 	})
 	require.Equal(t, before[0].ID, got.Header("Last-Event-ID"))
@@ -104,7 +105,7 @@ func release(t *testing.T, tab *Tab, held fetch.EventRequestPaused) {
 func holdStreams(t *testing.T, tab *Tab) <-chan fetch.EventRequestPaused {
 	t.Helper()
 	out := make(chan fetch.EventRequestPaused, 16)
-	events := chromedp.Events(tab.ctx, fetch.RequestPaused)
+	events := chromedp.Events(tab.Context(), fetch.RequestPaused)
 	go func() {
 		for ev, err := range events {
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"ssehub/internal/e2e/chromium"
 	"ssehub/internal/testkit"
 )
 
@@ -36,11 +37,11 @@ func TestPageScreenshots(t *testing.T) {
 	}
 	for _, v := range views {
 		tab.Do("emulate "+v.name, chromedp.EmulateViewport(v.width, v.height, v.opts...))
-		size := Eval[struct {
+		size := chromium.Eval[struct {
 			Width    int64 `json:"width"`
 			Height   int64 `json:"height"`
 			Overflow bool  `json:"overflow"`
-		}](tab, `({ width: Math.round(innerWidth * devicePixelRatio), height: Math.round(innerHeight * devicePixelRatio),
+		}](tab.Tab, `({ width: Math.round(innerWidth * devicePixelRatio), height: Math.round(innerHeight * devicePixelRatio),
 			overflow: document.documentElement.scrollWidth > innerWidth })`)
 		require.Equal(t, v.width, size.Width, v.name)
 		require.Equal(t, v.height, size.Height, v.name)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"ssehub/internal/e2e/chromium"
 	"strings"
 	"testing"
 	"time"
@@ -153,7 +154,7 @@ func TestPageTabsWithDifferentTopics(t *testing.T) {
 	requireShown(t, []*Tab{y}, onY)
 	requireShown(t, []*Tab{xy}, both)
 	requireClients(t, srv.URL, 1)
-	reopened := x.Net.WaitStream(t, "on the union", func(r Request) bool {
+	reopened := x.Net.WaitStream(t, "on the union", func(r chromium.Request) bool {
 		return strings.Contains(r.URL, "topic=e2e-x&topic=e2e-y")
 	})
 	require.Contains(t, reopened.URL, "&withTopic=1&lastEventId="+onX[1].ID,

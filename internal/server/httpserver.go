@@ -10,7 +10,8 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
-	"ssehub/internal/auth"
+	"ssehub/internal/auth/credentials"
+	"ssehub/internal/server/deadline"
 	"ssehub/internal/socket"
 )
 
@@ -74,8 +75,10 @@ func (h *httpServer) configure(hs *http.Server) {
 	hs.ConnContext = socket.ConnContext(c.Sse.SendBuffer)
 	// Outside go-zero's router, so its access log sees requests with
 	// their credentials already taken out.
-	hs.Handler = auth.Redact(c.Auth.Cookie, hs.Handler)
-	hs.Handler = deadlines(c.BodyTimeout(), c.AnswerTimeout(), c.Sse.MaxEventBytes, hs.Handler)
+	hs.Handler = credentials.Redact(c.Auth.Cookie, hs.Handler)
+	hs.Handler = deadline.Wrap(deadline.Options{
+		Read: c.BodyTimeout(), Write: c.AnswerTimeout(), BodyLimit: c.Sse.MaxEventBytes,
+	}, hs.Handler)
 	hs.BaseContext = func(l net.Listener) context.Context {
 		h.once.Do(func() {
 			logx.Infow("ssehub listening", logx.Field("addr", l.Addr().String()))

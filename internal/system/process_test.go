@@ -16,17 +16,18 @@ import (
 
 	"ssehub/internal/eventid"
 	"ssehub/internal/testkit"
+	"ssehub/internal/testkit/process"
 )
 
 func processYAML(port int, sse string) string {
-	return testkit.ProcessYAML("ssehub-proc", port, "Retry: 1s\n"+sse, "")
+	return process.YAML("ssehub-proc", port, "Retry: 1s\n"+sse, "")
 }
 
 // TestSigtermEndsEveryStreamAndExitsZero: go-zero's graceful shutdown waits
 // for idle connections, which a stream never is; the hub must end them.
 func TestSigtermEndsEveryStreamAndExitsZero(t *testing.T) {
 	t.Parallel()
-	p := testkit.StartProcess(t, processYAML(0, "TickInterval: 50ms"))
+	p := process.Start(t, processYAML(0, "TickInterval: 50ms"))
 	const streams = 100
 	opened := make([]*testkit.Stream, streams)
 	for i := range opened {
@@ -56,7 +57,7 @@ func TestSigtermEndsEveryStreamAndExitsZero(t *testing.T) {
 func TestResumeAcrossRestartGetsResetThenNewHistory(t *testing.T) {
 	t.Parallel()
 	sse := "TickInterval: 1h"
-	first := testkit.StartProcess(t, processYAML(0, sse))
+	first := process.Start(t, processYAML(0, sse))
 	oldIDs := publishN(t, first.URL, "news", 3)
 	port := first.Addr[strings.LastIndex(first.Addr, ":")+1:]
 	first.Signal(t, syscall.SIGTERM)
@@ -65,7 +66,7 @@ func TestResumeAcrossRestartGetsResetThenNewHistory(t *testing.T) {
 	var portNum int
 	_, err := fmt.Sscanf(port, "%d", &portNum)
 	require.NoError(t, err)
-	second := testkit.StartProcess(t, processYAML(portNum, sse))
+	second := process.Start(t, processYAML(portNum, sse))
 	newIDs := publishN(t, second.URL, "news", 3)
 	oldID, err := eventid.Parse(oldIDs[2])
 	require.NoError(t, err)
@@ -110,10 +111,10 @@ func held(t *testing.T, addr, stuck string) net.Conn {
 func TestSigtermExitsZeroWithinWaitTimeWhateverClientsDo(t *testing.T) {
 	t.Parallel()
 	const wait = 3 * time.Second
-	yaml := testkit.ProcessYAML("ssehub-stuck", 0, "Retry: 1s\nTickInterval: 50ms\nReadHeaderTimeout: 60s\nIdleTimeout: 60s",
+	yaml := process.YAML("ssehub-stuck", 0, "Retry: 1s\nTickInterval: 50ms\nReadHeaderTimeout: 60s\nIdleTimeout: 60s",
 		"Timeout: 60000\n")
 	yaml = strings.Replace(yaml, "WaitTime: 5s", "WaitTime: "+wait.String(), 1)
-	p := testkit.StartProcess(t, yaml)
+	p := process.Start(t, yaml)
 
 	held(t, p.Addr, strings.Repeat("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 500))
 	held(t, p.Addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n")

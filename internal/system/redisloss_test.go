@@ -15,6 +15,7 @@ import (
 	"ssehub/internal/redistest"
 	"ssehub/internal/sse"
 	"ssehub/internal/testkit"
+	"ssehub/internal/testkit/process"
 )
 
 func redisClient(t *testing.T, srv *redistest.Server) *redis.Client {
@@ -84,7 +85,7 @@ func requireResetGone(t *testing.T, f sse.Frame, lastID string) {
 // ones h saw first: the live client was cut and gets a reset when it comes
 // back; a client holding a lost id gets a reset, then what was published
 // since; new events and ticks go on above everything issued before.
-func afterLoss(t *testing.T, a *testkit.Process, live *testkit.Stream, h *history, lostID string) {
+func afterLoss(t *testing.T, a *process.Process, live *testkit.Stream, h *history, lostID string) {
 	t.Helper()
 	for _, f := range live.End(t) {
 		h.see(t, f)

@@ -15,14 +15,15 @@ import (
 	"ssehub/internal/redistest"
 	"ssehub/internal/sse"
 	"ssehub/internal/testkit"
+	"ssehub/internal/testkit/process"
 )
 
 // instances starts n ssehub processes sharing srv and waits until each is ready.
-func instances(t *testing.T, srv *redistest.Server, n int, sse string) []*testkit.Process {
+func instances(t *testing.T, srv *redistest.Server, n int, sse string) []*process.Process {
 	t.Helper()
-	out := make([]*testkit.Process, n)
+	out := make([]*process.Process, n)
 	for i := range out {
-		out[i] = testkit.StartProcess(t, testkit.RedisYAML(fmt.Sprintf("ssehub-%c", 'a'+i), srv.Addr, sse))
+		out[i] = process.Start(t, process.RedisYAML(fmt.Sprintf("ssehub-%c", 'a'+i), srv.Addr, sse))
 		testkit.WaitReady(t, out[i].URL, true)
 	}
 	return out
@@ -104,7 +105,7 @@ func TestScaleOutTickerTakeover(t *testing.T) {
 	a := instances(t, srv, 1, "TickInterval: 1s")[0]
 	sa := testkit.Open(t, a.URL+"/sse", nil)
 	nextTick(t, sa) // a holds the lease
-	b := testkit.StartProcess(t, testkit.RedisYAML("ssehub-b", srv.Addr, "TickInterval: 1s"))
+	b := process.Start(t, process.RedisYAML("ssehub-b", srv.Addr, "TickInterval: 1s"))
 	testkit.WaitReady(t, b.URL, true)
 	sb := testkit.Open(t, b.URL+"/sse", nil)
 	prev := nextTick(t, sb)

@@ -1,5 +1,5 @@
-// Package testkit starts real ssehub servers on loopback ports for tests,
-// in-process or as a child process, and reads their streams.
+// Package testkit starts real ssehub servers in-process on loopback ports
+// for tests, reads their streams and metrics; process runs the real binary.
 package testkit
 
 import (
@@ -46,12 +46,13 @@ func Config(t testing.TB, sse string, extra string) config.Config {
 			sse += "\n" + line
 		}
 	}
-	text := BaseYAML + indent(sse) + extra
+	text := BaseYAML + Indent(sse) + extra
 	require.NoError(t, conf.LoadFromYamlBytes([]byte(text), &c), text)
 	return c
 }
 
-func indent(s string) string {
+// Indent indents each line of s by two spaces, to nest it under a YAML key.
+func Indent(s string) string {
 	if s == "" {
 		return ""
 	}

@@ -1,4 +1,7 @@
-package auth
+// Package credentials takes what a request presented (a ticket, a bearer
+// token, the auth cookie) out of it before anything can log it, for auth to
+// check later.
+package credentials
 
 import (
 	"context"

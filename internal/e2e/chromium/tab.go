@@ -1,4 +1,4 @@
-package e2e
+package chromium
 
 import (
 	"context"
@@ -15,13 +15,15 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Tab is one browser tab showing the page; it records the page's uncaught
-// exceptions (a test fails on any) and its /sse requests.
+// Tab is one browser tab; it records the page's uncaught exceptions (a test
+// fails on any) and its /sse requests.
 type Tab struct {
 	t      *testing.T
 	ctx    context.Context
 	cancel context.CancelFunc
 	Net    *NetLog
+	// Describe, if set, says what the page shows, for a wait that timed out.
+	Describe func() string
 
 	mu         sync.Mutex
 	exceptions []string
@@ -79,16 +81,22 @@ func exceptionText(ev runtime.EventExceptionThrown) string {
 	return d.Text
 }
 
-// bounded returns the tab's context cut off after d; cancelling it does not
+// Context is the tab's context, for subscribing to its DevTools events; it
+// ends when the tab closes.
+func (tab *Tab) Context() context.Context {
+	return tab.ctx
+}
+
+// Bounded returns the tab's context cut off after d; cancelling it does not
 // close the tab.
-func (tab *Tab) bounded(d time.Duration) (context.Context, context.CancelFunc) {
+func (tab *Tab) Bounded(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(tab.ctx, d)
 }
 
 // Do runs actions within Bound and fails the test, saying what for, on error.
 func (tab *Tab) Do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	tab.t.Helper()
-	ctx, cancel := tab.bounded(Bound)
+	ctx, cancel := tab.Bounded(Bound)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		tab.t.Fatalf("%s: %v", what, err)
@@ -98,7 +106,7 @@ func (tab *Tab) Do(what string, actions ...chromedp.Action[chromedp.Void]) {
 // Eval evaluates a JavaScript expression within Bound.
 func Eval[T any](tab *Tab, expression string) T {
 	tab.t.Helper()
-	ctx, cancel := tab.bounded(Bound)
+	ctx, cancel := tab.Bounded(Bound)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expression))
 	if err != nil {
@@ -113,38 +121,19 @@ func (tab *Tab) Open(url string) {
 	tab.Do("open "+url, chromedp.Navigate(url))
 }
 
-// Page reads the page as it is now.
-func (tab *Tab) Page() Page {
-	tab.t.Helper()
-	return Eval[Page](tab, snapshotJS)
-}
-
-// Wait waits up to Bound until cond, a JavaScript expression over the page
-// snapshot `p`, holds, and returns that snapshot.
-func (tab *Tab) Wait(cond string) Page {
-	tab.t.Helper()
-	return tab.WaitWithin(Bound, cond)
-}
-
-// WaitWithin is Wait with its own bound.
-func (tab *Tab) WaitWithin(d time.Duration, cond string) Page {
-	tab.t.Helper()
-	return WaitFor[Page](tab, d, cond, "((p) => ("+cond+") ? p : null)("+snapshotJS+")")
-}
-
 // WaitFor waits up to d until expression, described by what, is truthy and
 // returns its value. It is checked at once and then on every change of the
 // DOM, so it sees each state the page passes through.
 func WaitFor[T any](tab *Tab, d time.Duration, what, expression string) T {
 	tab.t.Helper()
-	ctx, cancel := tab.bounded(d + time.Second)
+	ctx, cancel := tab.Bounded(d + time.Second)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Poll[T](expression,
 		chromedp.WithPollingMutation(), chromedp.WithPollingTimeout(d)))
 	if err != nil {
 		now := "unreadable"
-		if errors.Is(err, chromedp.ErrPollingTimeout) {
-			now = tab.Page().String()
+		if errors.Is(err, chromedp.ErrPollingTimeout) && tab.Describe != nil {
+			now = tab.Describe()
 		}
 		tab.t.Fatalf("the page did not reach %s within %v: %v\npage now: %s", what, d, err, now)
 	}
@@ -162,7 +151,7 @@ func (tab *Tab) Screenshot(what string) []byte {
 }
 
 func (tab *Tab) capture() ([]byte, error) {
-	ctx, cancel := tab.bounded(Bound)
+	ctx, cancel := tab.Bounded(Bound)
 	defer cancel()
 	return chromedp.Run(ctx, chromedp.CaptureScreenshot())
 }

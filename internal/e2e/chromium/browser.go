@@ -1,9 +1,9 @@
-// Package e2e drives the ssehub page in a real headless Chromium through the
-// DevTools protocol (chromedp), against real ssehub servers.
+// Package chromium drives a real headless Chromium through the DevTools
+// protocol (chromedp) for the browser tests (internal/e2e).
 //
 // One browser serves the whole test binary; every test gets its own tab.
 // Without Chromium the tests skip, except when CI=true, where they fail.
-package e2e
+package chromium
 
 import (
 	"context"

@@ -1,4 +1,6 @@
-package server
+// Package deadline bounds every request's body read and answer write, in
+// place of the http.Server timeouts the stream route switches off.
+package deadline
 
 import (
 	"bytes"
@@ -13,27 +15,36 @@ import (
 	"ssehub/internal/apierr"
 )
 
-// deadlines bounds every request, in place of the http.Server's
-// ReadTimeout and WriteTimeout, which rest.WithTimeout(0) on the stream
-// route switches off for every route:
+// Options bound a request.
+type Options struct {
+	Read  time.Duration // for the whole body
+	Write time.Duration // for the answer
+	// BodyLimit is the largest body a route takes; more is left unread.
+	BodyLimit int64
+}
+
+// Wrap bounds every request, in place of the http.Server's ReadTimeout and
+// WriteTimeout, which rest.WithTimeout(0) on the stream route switches off
+// for every route:
 //
-//   - a request body must arrive within read. go-zero's per-route timeout
+//   - a request body must arrive within Read. go-zero's per-route timeout
 //     cannot interrupt a body read, nor net/http's own reads of an unread
 //     body (before it writes the answer, and after the handler, to reuse the
 //     connection), so a body that trickles, even a GET's, would hold the
 //     connection and its goroutine forever. Bodies of methods that carry one
-//     are read here, up to limit+1 bytes: a deadline hit inside the route
+//     are read here, up to BodyLimit+1 bytes: a deadline hit inside the route
 //     also cancels the request context, and go-zero's timeout handler would
 //     then race the route to answer. Other bodies stay unread, under the
 //     deadline. Requests without a body get no read deadline: when it fired,
 //     net/http would take it for the client leaving and cancel the request,
 //     a stream's included.
-//   - the answer must be written within write, so a client that pipelines
+//   - the answer must be written within Write, so a client that pipelines
 //     requests and never reads cannot block a write forever. go-zero's
 //     WithSSE clears it on the stream route, where handler.RegisterHandlers
 //     sets it again; an open stream sets its own before every write
 //     (Sse.WriteTimeout).
-func deadlines(read, write time.Duration, limit int64, next http.Handler) http.Handler {
+func Wrap(o Options, next http.Handler) http.Handler {
+	read, write, limit := o.Read, o.Write, o.BodyLimit
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		hasBody := r.Body != nil && r.Body != http.NoBody

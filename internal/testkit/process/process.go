@@ -1,12 +1,17 @@
-package testkit
+// Package process runs ssehub as a child process for tests that need the
+// real binary: restarts, signals, exit codes, several instances.
+package process
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"ssehub/internal/testkit"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -67,9 +72,9 @@ type Process struct {
 	logs []string
 }
 
-// StartProcess writes yaml to a file and runs the binary with it; yaml must
+// Start writes yaml to a file and runs the binary with it; yaml must
 // log at info level or lower so the listening line is printed.
-func StartProcess(t testing.TB, yaml string) *Process {
+func Start(t testing.TB, yaml string) *Process {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "ssehub.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(yaml), 0o600))
@@ -139,4 +144,22 @@ func (p *Process) Logs() string {
 		out += l + "\n"
 	}
 	return out
+}
+
+// YAML is a config for ssehub as a child process on port (0 for a free
+// one): plain info logs, as Start needs, a 1 s shutdown wait,
+// publishing open; sse lines go under Sse and extra at the top level.
+func YAML(name string, port int, sse, extra string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Name: %s\nHost: 127.0.0.1\nPort: %d\n", name, port)
+	b.WriteString("Log:\n  Mode: console\n  Encoding: plain\n  Level: info\n  Stat: false\n")
+	b.WriteString("Shutdown:\n  WrapUpTime: 200ms\n  WaitTime: 5s\n")
+	b.WriteString("Sse:\n  PublishOpen: true\n" + testkit.Indent(sse))
+	b.WriteString(extra)
+	return b.String()
+}
+
+// RedisYAML is a process config in Redis mode on addr.
+func RedisYAML(name, addr, sse string) string {
+	return YAML(name, 0, sse, fmt.Sprintf("Redis:\n  Addr: %s\n  KeyPrefix: scale\n", addr))
 }
