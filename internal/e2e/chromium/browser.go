@@ -54,6 +54,29 @@ func chromiumPath() (string, error) {
 	return "", errNoChromium
 }
 
+// flags run Chromium at path headless, with its profile in dir.
+func flags(path, dir string) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(dir),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		// Every test's tab must run its timers and streams at full speed.
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.WindowSize(1280, 1000),
+	}
+}
+
 // browser starts the shared browser once, with a fresh profile directory.
 func browser() (context.Context, error) {
 	shared.once.Do(func() {
@@ -68,25 +91,7 @@ func browser() (context.Context, error) {
 			return
 		}
 		shared.dataDir = dir
-		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-			chromedp.ExecPath(path),
-			chromedp.UserDataDir(dir),
-			chromedp.Headless,
-			chromedp.NoSandbox,
-			chromedp.DisableGPU,
-			chromedp.NoFirstRun,
-			chromedp.NoDefaultBrowserCheck,
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.Flag("disable-dev-shm-usage", true),
-			chromedp.Flag("disable-extensions", true),
-			// Every test's tab must run its timers and streams at full speed.
-			chromedp.Flag("disable-background-timer-throttling", true),
-			chromedp.Flag("disable-backgrounding-occluded-windows", true),
-			chromedp.Flag("disable-renderer-backgrounding", true),
-			chromedp.WindowSize(1280, 1000),
-		)
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), flags(path, dir)...)
 		ctx, cancelBrowser := chromedp.NewContext(allocCtx)
 		shared.ctx = ctx
 		shared.cancel = func() { cancelBrowser(); cancelAlloc() }
