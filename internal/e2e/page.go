@@ -27,17 +27,20 @@ func NewTab(t *testing.T) *Tab {
 
 // Page reads the page as it is now.
 func (tab *Tab) Page() Page {
+	tab.T().Helper()
 	return chromium.Eval[Page](tab.Tab, snapshotJS)
 }
 
 // Wait waits up to Bound until cond, a JavaScript expression over the page
 // snapshot `p`, holds, and returns that snapshot.
 func (tab *Tab) Wait(cond string) Page {
+	tab.T().Helper()
 	return tab.WaitWithin(Bound, cond)
 }
 
 // WaitWithin is Wait with its own bound.
 func (tab *Tab) WaitWithin(d time.Duration, cond string) Page {
+	tab.T().Helper()
 	return chromium.WaitFor[Page](tab.Tab, d, cond, "((p) => ("+cond+") ? p : null)("+snapshotJS+")")
 }
 

@@ -81,6 +81,11 @@ func exceptionText(ev runtime.EventExceptionThrown) string {
 	return d.Text
 }
 
+// T is the test the tab belongs to.
+func (tab *Tab) T() *testing.T {
+	return tab.t
+}
+
 // Context is the tab's context, for subscribing to its DevTools events; it
 // ends when the tab closes.
 func (tab *Tab) Context() context.Context {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"ssehub/internal/testkit"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"ssehub/internal/testkit"
 )
 
 var (
@@ -56,7 +57,7 @@ func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
 func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 var listening = regexp.MustCompile(`ssehub listening.*addr=(\S+)`)
