@@ -7,7 +7,10 @@ package scripts
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -94,7 +97,7 @@ type Placement struct {
 // Place looks where after stands, raising the lost mark first if highWater
 // was lost.
 func Place(ctx context.Context, rdb redis.Scripter, k Keys, after, highWater eventid.ID) (Placement, error) {
-	res, err := placeScript.Run(ctx, rdb, []string{k.Stream, k.Lost}, after.String(), idArg(highWater)).Slice()
+	res, err := runIdempotent(ctx, placeScript, rdb, []string{k.Stream, k.Lost}, after.String(), idArg(highWater))
 	if err != nil {
 		return Placement{}, fmt.Errorf("%w: inspect %s at %s: %w", eventlog.ErrUnavailable, k.Stream, after, err)
 	}
@@ -142,8 +145,8 @@ func Page(ctx context.Context, rdb redis.Scripter, k Keys, a PageArgs) ([]redis.
 	if a.Guard {
 		guard = "1"
 	}
-	res, err := pageScript.Run(ctx, rdb, []string{k.Stream, k.Lost},
-		a.From.String(), a.Upto.String(), eventlog.PageSize, idArg(a.HighWater), a.Mark, guard).Slice()
+	res, err := runIdempotent(ctx, pageScript, rdb, []string{k.Stream, k.Lost},
+		a.From.String(), a.Upto.String(), eventlog.PageSize, idArg(a.HighWater), a.Mark, guard)
 	if err != nil {
 		return nil, fmt.Errorf("%w: replay %s from %s: %w", eventlog.ErrUnavailable, k.Stream, a.From, err)
 	}
@@ -193,8 +196,8 @@ type Checked struct {
 // Check is the reader's look before each batch; the first one, with empty
 // args, only records (and sets an epoch if there is none).
 func Check(ctx context.Context, rdb redis.Scripter, k Keys, a CheckArgs) (Checked, error) {
-	res, err := checkScript.Run(ctx, rdb, []string{k.Stream, k.Epoch, k.Lost},
-		a.Epoch, idArg(a.Seen), a.Mark, idArg(a.HighWater), rand.Text()).Slice()
+	res, err := runIdempotent(ctx, checkScript, rdb, []string{k.Stream, k.Epoch, k.Lost},
+		a.Epoch, idArg(a.Seen), a.Mark, idArg(a.HighWater), rand.Text())
 	if err != nil {
 		return Checked{}, fmt.Errorf("check %s at %s: %w", k.Stream, a.Seen, err)
 	}
@@ -233,6 +236,28 @@ func Entry(msg redis.XMessage) (*event.Event, error) {
 func field(values map[string]any, name string) string {
 	s, _ := values[name].(string)
 	return s
+}
+
+// runIdempotent runs a step that may run twice (it reads, or raises a mark
+// to a maximum, or sets what is unset), once more when its connection
+// turned out to be dead: after a Redis restart the pool finds such a
+// connection only by using it, and without this a client resuming then
+// would be reset though Redis has its history. Append is not run this way:
+// its answer, lost with the connection, may follow an append that happened
+// (the publisher retries with its idempotency key instead).
+func runIdempotent(ctx context.Context, s *redis.Script, rdb redis.Scripter, keys []string, args ...any) ([]any, error) {
+	res, err := s.Run(ctx, rdb, keys, args...).Slice()
+	if err != nil && deadConn(err) && ctx.Err() == nil {
+		res, err = s.Run(ctx, rdb, keys, args...).Slice()
+	}
+	return res, err
+}
+
+// deadConn reports whether err says the connection ended under the
+// command, rather than Redis refusing it or not answering in time.
+func deadConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // idArg is an id as a script argument: "" for none.
