@@ -44,3 +44,31 @@ func TestRedisReplayOutlivesAConnectionThatDiedUnseen(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 4, length, "the append whose connection broke never reached Redis")
 }
+
+// Redis comes back from a restart, but go-redis, whose dials failed while
+// it was down, fails every command at once until its probe (once a second)
+// reaches it again: a resume then waits for Redis, briefly, instead of
+// resetting a client whose history Redis has. Redis that stays down still
+// gets the client its reset, within the wait.
+func TestRedisResumeWaitsOutARestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	// With one connection, one failed dial puts the pool in that state.
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, PoolSize: 1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = rdb.Close() })
+	l := New(rdb, Options{Prefix: "t", Size: 100})
+	ids := logtest.AppendTo(t, l, "a", 3)
+
+	srv.Stop(t, true)
+	start := time.Now()
+	_, _, err := logtest.ReplayAll(t, l, ids[0], ids[2], logtest.All)
+	require.ErrorIs(t, err, eventlog.ErrUnavailable, "Redis stayed down")
+	require.Less(t, time.Since(start), placeWait+2*time.Second, "the wait is bounded")
+
+	srv.Start(t)
+	evs, pos, err := logtest.ReplayAll(t, l, ids[0], ids[2], logtest.All)
+	require.NoError(t, err)
+	require.Equal(t, eventlog.Known, pos)
+	require.Len(t, evs, 2)
+	require.Equal(t, ids[2], evs[1].ID)
+}

@@ -7,6 +7,7 @@ package redislog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -211,8 +212,35 @@ func (l *Log) replayRange(ctx context.Context, from, upto eventid.ID, guard bool
 	return nil
 }
 
-// place takes a replay slot to find where after stands.
+// Waits of a resume while Redis does not answer.
+const (
+	// placeWait bounds how long a resume waits for Redis before its client
+	// is reset as history-unavailable. Redis restarts in about a second,
+	// and once PoolSize dials have failed, go-redis fails every command at
+	// once until its probe, once a second, reaches Redis again: without the
+	// wait, each client resuming in that second would be reset although
+	// Redis has its history (make chaos seed 20261206).
+	placeWait = 2 * time.Second
+	// placeRetry is the first pause between tries; it doubles up to
+	// placeRetryMax, so a long outage costs each resume a few cheap tries.
+	placeRetry    = 50 * time.Millisecond
+	placeRetryMax = 400 * time.Millisecond
+)
+
+// place finds where after stands, trying again for up to placeWait while
+// Redis does not answer.
 func (l *Log) place(ctx context.Context, after eventid.ID) (placement, error) {
+	deadline := time.Now().Add(placeWait)
+	for pause := placeRetry; ; pause = min(2*pause, placeRetryMax) {
+		pl, err := l.placeOnce(ctx, after)
+		if !errors.Is(err, eventlog.ErrUnavailable) || time.Now().Add(pause).After(deadline) || !sleep(ctx, pause) {
+			return pl, err
+		}
+	}
+}
+
+// placeOnce takes a replay slot to find where after stands.
+func (l *Log) placeOnce(ctx context.Context, after eventid.ID) (placement, error) {
 	if err := l.acquire(ctx); err != nil {
 		return placement{pos: eventlog.Unknown}, err
 	}
