@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,7 +49,7 @@ func parseFlags() flags {
 	flag.DurationVar(&f.silence, "silence", 0, "longest a reading client may wait for a byte (0 = 4 heartbeats)")
 	flag.StringVar(&f.only, "only", "", "run only these clients (comma-separated ids) of the -clients planned")
 	flag.BoolVar(&f.shrink, "shrink", false, "on a violation, rerun each kind's first one with only its client, cut after it")
-	flag.BoolVar(&f.keep, "keep", false, "keep each mode's run directory (configs, every process's whole output) and print where")
+	flag.BoolVar(&f.keep, "keep", false, "keep each mode's run directory (configs, every process's whole output, and under wire/ the last raw bytes of each connection whose stream was corrupt or malformed) and print where")
 	flag.Parse()
 	if f.seed == 0 {
 		f.seed = rand.Uint64() >> 1
@@ -91,6 +92,9 @@ func runMode(ctx context.Context, f flags, m string) bool {
 		fatal(err)
 	}
 	cfg := chaos.Config{Bin: f.bin, Dir: dir, Silence: f.silence}
+	if f.keep {
+		cfg.WireDir = filepath.Join(dir, "wire")
+	}
 	if f.verbose {
 		cfg.Log = os.Stdout
 	}

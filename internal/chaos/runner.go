@@ -42,6 +42,9 @@ type Config struct {
 	Log      io.Writer // progress; nil for none
 	// Silence overrides Bounds.Silence (default 4 × HeartbeatInterval).
 	Silence time.Duration
+	// WireDir, if set, keeps the last raw bytes of every connection whose
+	// stream was corrupt or malformed (client.Env.WireDir).
+	WireDir string
 }
 
 // errSetup says the run could not start its processes; it is no verdict
@@ -88,7 +91,7 @@ func Run(ctx context.Context, s schedule.Schedule, cfg Config) (*history.History
 		return nil, err
 	}
 	r.pub = publisher.New(r.clock, r.instances)
-	env := client.Env{Clock: r.clock, Instances: r.instances, Final: r.final, Bounds: r.bounds}
+	env := client.Env{Clock: r.clock, Instances: r.instances, Final: r.final, Bounds: r.bounds, WireDir: r.cfg.WireDir}
 	for _, p := range s.Clients {
 		r.clients = append(r.clients, client.New(env, p))
 	}

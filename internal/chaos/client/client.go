@@ -36,6 +36,9 @@ type Env struct {
 	// again and waits for its markers.
 	Final  <-chan struct{}
 	Bounds history.Bounds
+	// WireDir, if set, is where a connection whose stream was corrupt or
+	// malformed leaves its last bytes as read from the socket.
+	WireDir string
 }
 
 // Client runs one ClientPlan: a chain of connections, each resuming with
@@ -136,6 +139,7 @@ type connState struct {
 	stop  context.CancelFunc
 	gate  atomic.Pointer[gate.Gate]
 	final atomic.Bool
+	wire  atomic.Pointer[recorder] // with Env.WireDir
 }
 
 // end closes the connection as why (the first reason wins); with rst the
@@ -179,8 +183,29 @@ func (c *Client) connect(ctx context.Context, inst int, next *int) (int, bool) {
 	go c.read(conn, in, g, st, done)
 	hop := c.control(ctx, st, g, next, done)
 	g.Record(conn)
+	c.saveWire(st, conn)
 	c.live.Store(false)
 	return hop, true
+}
+
+// saveWire keeps the last bytes of a connection whose stream was corrupt
+// or whose body broke.
+func (c *Client) saveWire(st *connState, conn *history.Conn) {
+	rec := st.wire.Load()
+	if rec == nil {
+		return
+	}
+	bad := strings.Contains(conn.Err, "malformed")
+	for _, f := range conn.Frames {
+		bad = bad || f.Corrupt
+	}
+	if !bad {
+		return
+	}
+	name := fmt.Sprintf("client-%d-conn-%d.bin", c.plan.ID, len(c.chain.Conns)-1)
+	if err := rec.save(c.env.WireDir, name); err != nil {
+		conn.Err += "; wire not saved: " + err.Error()
+	}
 }
 
 // transport makes the one connection of conn: its socket goes to st (to
@@ -190,11 +215,17 @@ func (c *Client) transport(st *connState, conn *history.Conn) *http.Transport {
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			d := net.Dialer{Timeout: 2 * time.Second, Control: c.smallRcvBuf}
 			nc, err := d.DialContext(ctx, network, addr)
-			if err == nil {
-				st.tcp.Store(nc.(*net.TCPConn))
-				conn.Local = nc.LocalAddr().String()
+			if err != nil {
+				return nil, err
 			}
-			return nc, err
+			st.tcp.Store(nc.(*net.TCPConn))
+			conn.Local = nc.LocalAddr().String()
+			if c.env.WireDir != "" {
+				rec := &recorder{Conn: nc}
+				st.wire.Store(rec)
+				return rec, nil
+			}
+			return nc, nil
 		}}
 }
 
