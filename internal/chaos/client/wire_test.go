@@ -1,0 +1,38 @@
+package client
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestRecorderKeepsTheLastBytesRead: what the reader read, the latest
+// wireKeep bytes at least, in order.
+func TestRecorderKeepsTheLastBytesRead(t *testing.T) {
+	t.Parallel()
+	a, b := net.Pipe()
+	rec := &recorder{Conn: b}
+	sent := make([]byte, 3*wireKeep+123)
+	for i := range sent {
+		sent[i] = byte(i % 251)
+	}
+	go func() {
+		_, _ = a.Write(sent)
+		_ = a.Close()
+	}()
+	got, err := io.ReadAll(rec)
+	require.NoError(t, err)
+	require.Equal(t, sent, got)
+
+	dir := t.TempDir()
+	require.NoError(t, rec.save(dir, "c.bin"))
+	kept, err := os.ReadFile(filepath.Join(dir, "c.bin"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(kept), wireKeep)
+	require.True(t, bytes.HasSuffix(sent, kept), "the kept bytes are the last ones read")
+}
