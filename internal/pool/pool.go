@@ -166,12 +166,15 @@ func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, a Ad
 	if !p.reserve() {
 		return false
 	}
-	nc, rw, err := http.NewResponseController(w).Hijack()
+	// Hijack discards what net/http still buffers for the connection; the
+	// stream flushed everything it wrote and saw the flush's error
+	// (stream.flushError), so nothing of it is lost here.
+	nc, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		p.release()
 		return false
 	}
-	conn, err := p.register(nc, rw.Writer.Buffered(), c, a)
+	conn, err := p.register(nc, c, a)
 	if err != nil {
 		// The response is no longer net/http's: end it, and let the
 		// client come back.
@@ -186,10 +189,7 @@ func (p *Pool) Adopt(w http.ResponseWriter, r *http.Request, c *hub.Client, a Ad
 	return true
 }
 
-func (p *Pool) register(nc net.Conn, buffered int, c *hub.Client, a Adoption) (*Conn, error) {
-	if buffered > 0 {
-		return nil, fmt.Errorf("%d response bytes still buffered", buffered)
-	}
+func (p *Pool) register(nc net.Conn, c *hub.Client, a Adoption) (*Conn, error) {
 	fd, err := socket.Descriptor(nc)
 	if err != nil {
 		return nil, err

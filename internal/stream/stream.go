@@ -180,14 +180,40 @@ func (s *Stream) send(b []byte) error {
 // stallPiece is how much of a write must go out within the write timeout.
 const stallPiece = 16 << 10
 
-// flush sends what was written and clears the write deadline: HTTP/2 resets
-// a stream whose deadline passes even while nothing is being written, which
-// would end a quiet stream before its next heartbeat.
+// flush sends what was written, within a write timeout of its own (what a
+// write left in net/http's buffers goes out now, and that write's deadline
+// may be nearly spent), and clears the deadline: HTTP/2 resets a stream
+// whose deadline passes even while nothing is being written, which would end
+// a quiet stream before its next heartbeat.
 func (s *Stream) flush() error {
-	if err := s.rc.Flush(); err != nil {
+	if err := s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
+		return err
+	}
+	if err := flushError(s.w); err != nil {
 		return err
 	}
 	return s.rc.SetWriteDeadline(time.Time{})
+}
+
+// flushError flushes w and says whether all of it went out.
+// http.ResponseController's Flush stops at the first wrapper with a plain
+// Flush (go-zero's response writers have one) and reports nil whatever
+// happened. A flush that failed (its write deadline passed) then went
+// unseen, its bytes stayed in net/http's buffer, and the pool taking the
+// stream over discarded them (Hijack resets that buffer) in the middle of a
+// chunk: the corrupt stream `make chaos` found (seed 20261206). So w is
+// unwrapped down to net/http's own writer, whose FlushError tells.
+func flushError(w http.ResponseWriter) error {
+	for {
+		switch t := w.(type) {
+		case interface{ FlushError() error }:
+			return t.FlushError()
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return http.NewResponseController(w).Flush()
+		}
+	}
 }
 
 // sink is the stream as the history writer sees it (writer.Sink), so that
