@@ -25,6 +25,7 @@ import (
 	"ssehub/internal/chaos/history"
 	"ssehub/internal/chaos/schedule"
 	"ssehub/internal/chaos/servers"
+	"ssehub/internal/chaos/wire"
 	"ssehub/internal/sse"
 )
 
@@ -139,7 +140,7 @@ type connState struct {
 	stop  context.CancelFunc
 	gate  atomic.Pointer[gate.Gate]
 	final atomic.Bool
-	wire  atomic.Pointer[recorder] // with Env.WireDir
+	wire  atomic.Pointer[wire.Recorder] // with Env.WireDir
 }
 
 // end closes the connection as why (the first reason wins); with rst the
@@ -203,7 +204,7 @@ func (c *Client) saveWire(st *connState, conn *history.Conn) {
 		return
 	}
 	name := fmt.Sprintf("client-%d-conn-%d.bin", c.plan.ID, len(c.chain.Conns)-1)
-	if err := rec.save(c.env.WireDir, name); err != nil {
+	if err := rec.Save(c.env.WireDir, name); err != nil {
 		conn.Err += "; wire not saved: " + err.Error()
 	}
 }
@@ -221,7 +222,7 @@ func (c *Client) transport(st *connState, conn *history.Conn) *http.Transport {
 			st.tcp.Store(nc.(*net.TCPConn))
 			conn.Local = nc.LocalAddr().String()
 			if c.env.WireDir != "" {
-				rec := &recorder{Conn: nc}
+				rec := &wire.Recorder{Conn: nc}
 				st.wire.Store(rec)
 				return rec, nil
 			}

@@ -1,4 +1,4 @@
-package client
+package wire
 
 import (
 	"bytes"
@@ -12,12 +12,12 @@ import (
 )
 
 // TestRecorderKeepsTheLastBytesRead: what the reader read, the latest
-// wireKeep bytes at least, in order.
+// Keep bytes at least, in order.
 func TestRecorderKeepsTheLastBytesRead(t *testing.T) {
 	t.Parallel()
 	a, b := net.Pipe()
-	rec := &recorder{Conn: b}
-	sent := make([]byte, 3*wireKeep+123)
+	rec := &Recorder{Conn: b}
+	sent := make([]byte, 3*Keep+123)
 	for i := range sent {
 		sent[i] = byte(i % 251)
 	}
@@ -30,9 +30,9 @@ func TestRecorderKeepsTheLastBytesRead(t *testing.T) {
 	require.Equal(t, sent, got)
 
 	dir := t.TempDir()
-	require.NoError(t, rec.save(dir, "c.bin"))
+	require.NoError(t, rec.Save(dir, "c.bin"))
 	kept, err := os.ReadFile(filepath.Join(dir, "c.bin"))
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(kept), wireKeep)
+	require.GreaterOrEqual(t, len(kept), Keep)
 	require.True(t, bytes.HasSuffix(sent, kept), "the kept bytes are the last ones read")
 }
